@@ -1,0 +1,24 @@
+//! The canonical model of the ESS open-data platform, with no I/O.
+//!
+//! - [`key`]: the normalised matching key for names, labels and headers.
+//! - [`reference`]: regions, provinces, legacy regions and sectors, embedded.
+//! - [`places`]: place resolution (province, region, legacy region).
+//! - [`values`]: integer, date, status and employees rules.
+//! - [`organisation`]: the canonical organisation, families, statuses, quality flags.
+//! - [`arrow_schema`]: the Arrow schema of the published tables and batch conversion.
+//! - [`measures`]: aggregate measures.
+//! - [`layout`]: the snapshot layout, manifest and ingest report.
+
+pub mod arrow_schema;
+pub mod error;
+pub mod key;
+pub mod layout;
+pub mod measures;
+pub mod organisation;
+pub mod places;
+pub mod reference;
+pub mod values;
+
+pub use error::SchemaError;
+pub use organisation::{Family, Flags, Organisation, QualityFlag, Status};
+pub use reference::{Lang, reference};
