@@ -1,1 +1,22 @@
-//! stub
+//! Registry files in, immutable Parquet snapshots out.
+//!
+//! - [`readers`]: the CSV, XLSX and JSON readers of SOURCES.md.
+//! - [`normalize`]: a row's raw values become a canonical organisation or a rejection.
+//! - [`job`]: [`IngestJob`] stages, deduplicates, writes Parquet and commits a snapshot.
+//! - [`samples`]: the embedded sample registries.
+
+pub mod error;
+pub mod fields;
+pub mod job;
+pub mod normalize;
+pub mod progress;
+pub mod readers;
+pub mod samples;
+pub mod source;
+pub mod stage;
+
+pub use error::{IngestError, Result};
+pub use job::{IngestJob, IngestMetrics, IngestOutcome, latest_sequence};
+pub use progress::Progress;
+pub use source::{SourceData, SourceFile};
+pub use stage::ParquetLayout;

@@ -169,8 +169,9 @@ pub struct FamilyTotals {
 /// The ingest report stored with each snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IngestReport {
-    /// The snapshot it produced (empty until committed).
-    pub snapshot_id: String,
+    /// The ingest run (the data folder under `snapshots/`); the manifest that commits
+    /// the run names its snapshot id.
+    pub run_id: String,
     /// Per file, in ingest order.
     pub files: Vec<FileReport>,
     /// Per family.

@@ -1,0 +1,98 @@
+//! Errors of the ingest crate.
+
+use std::path::PathBuf;
+
+/// Why an ingest could not publish a snapshot. Row-level problems are not errors:
+/// they go to the quarantine or become quality flags.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// No registry file was given.
+    #[error("no registry file given: pass at least one --cooperatives, --associations or --mutuals FILE")]
+    NoSources,
+    /// A file could not be opened or read.
+    #[error("{file}: cannot read the file: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A required column is not among the file's headers.
+    #[error(
+        "{file}: no column for `{field}` (expected a header such as {expected}); headers found: {found}"
+    )]
+    MissingColumn {
+        /// The file.
+        file: String,
+        /// The canonical field.
+        field: &'static str,
+        /// Header spellings that would have matched.
+        expected: String,
+        /// The headers the file has.
+        found: String,
+    },
+    /// A CSV file could not be parsed.
+    #[error("{file}: line {line}: malformed CSV: {message}")]
+    Csv {
+        /// The file.
+        file: String,
+        /// Line of the failure.
+        line: u64,
+        /// What the parser said.
+        message: String,
+    },
+    /// An XLSX workbook could not be read.
+    #[error("{file}: not a readable XLSX workbook: {message}")]
+    Xlsx {
+        /// The file.
+        file: String,
+        /// What the parser said.
+        message: String,
+    },
+    /// No header row was found in an XLSX sheet.
+    #[error("{file}: sheet `{sheet}` has no header row with an `Identifiant` cell in its first 10 rows")]
+    NoHeaderRow {
+        /// The file.
+        file: String,
+        /// The sheet searched.
+        sheet: String,
+    },
+    /// The staging area on local disk failed.
+    #[error("staging on local disk failed ({path}): {source}")]
+    Staging {
+        /// Where.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Encoding record batches failed.
+    #[error("writing {what} failed: {message}")]
+    Encode {
+        /// What was being written.
+        what: String,
+        /// The cause.
+        message: String,
+    },
+    /// The object store failed.
+    #[error("object store: {operation} `{path}` failed: {source}")]
+    Store {
+        /// What was attempted.
+        operation: &'static str,
+        /// The object.
+        path: String,
+        /// The cause.
+        source: object_store::Error,
+    },
+    /// Every sequence number tried was taken by concurrent ingests.
+    #[error("could not commit the snapshot: {attempts} sequence numbers in a row were taken by concurrent ingests")]
+    CommitContention {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A background task died.
+    #[error("ingest task failed: {0}")]
+    Task(String),
+}
+
+/// Result alias of the ingest crate.
+pub type Result<T, E = IngestError> = std::result::Result<T, E>;

@@ -1,0 +1,435 @@
+//! An ingest job: files in, one new immutable snapshot out.
+//!
+//! ```text
+//! sources ─► stage (blocking, local temp dir) ─► upload data under snapshots/<run>/
+//!         ─► commit: _manifests/<seq>.json with a conditional create (last)
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ess_schemas::layout::{
+    IngestReport, MANIFEST_DIR, Manifest, MANIFEST_FORMAT, SourceRef, manifest_path,
+    manifest_sequence, organisations_part_path, quarantine_path, report_path, snapshot_id,
+};
+use futures::TryStreamExt;
+use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{IngestError, Result};
+use crate::progress::Progress;
+use crate::source::{LocalData, SourceData, SourceFile};
+use crate::stage::{LocalSource, ParquetLayout, stage};
+
+/// How many sequence numbers a commit tries before giving up to contention.
+const COMMIT_ATTEMPTS: u32 = 100;
+
+/// What an ingest did, as numbers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestMetrics {
+    /// Rows read in all files.
+    pub rows_read: u64,
+    /// Rows that became organisations.
+    pub accepted: u64,
+    /// Rows sent to the quarantine.
+    pub rejected: u64,
+    /// Accepted rows replaced by a later duplicate.
+    pub superseded: u64,
+    /// Organisations published.
+    pub organisations: u64,
+    /// Bytes of registry files read.
+    pub bytes_read: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// The result of a successful ingest.
+#[derive(Debug, Clone)]
+pub struct IngestOutcome {
+    /// The committed manifest.
+    pub manifest: Manifest,
+    /// The ingest report (also stored with the snapshot).
+    pub report: IngestReport,
+    /// Counts and timings.
+    pub metrics: IngestMetrics,
+}
+
+/// An ingest job; build it with [`IngestJob::builder`].
+#[derive(Debug)]
+pub struct IngestJob {
+    store: Arc<dyn ObjectStore>,
+    sources: Vec<SourceFile>,
+    progress: Arc<Progress>,
+    layout: ParquetLayout,
+}
+
+/// Builds an [`IngestJob`].
+#[derive(Debug, Default)]
+pub struct IngestJobBuilder {
+    store: Option<Arc<dyn ObjectStore>>,
+    sources: Vec<SourceFile>,
+    progress: Option<Arc<Progress>>,
+    layout: ParquetLayout,
+}
+
+impl IngestJobBuilder {
+    /// The store to publish to (required).
+    pub fn store(mut self, store: Arc<dyn ObjectStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Adds a registry file; files are read in the order added.
+    pub fn source(mut self, source: SourceFile) -> Self {
+        self.sources.push(source);
+        self
+    }
+
+    /// Adds registry files.
+    pub fn sources(mut self, sources: impl IntoIterator<Item = SourceFile>) -> Self {
+        self.sources.extend(sources);
+        self
+    }
+
+    /// Shares progress counters with a display.
+    pub fn progress(mut self, progress: Arc<Progress>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Parquet layout of the published files.
+    pub fn layout(mut self, layout: ParquetLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// The job. Fails when no store or no source was given.
+    pub fn build(self) -> Result<IngestJob> {
+        if self.sources.is_empty() {
+            return Err(IngestError::NoSources);
+        }
+        Ok(IngestJob {
+            store: self.store.ok_or_else(|| IngestError::Task("no store given".into()))?,
+            sources: self.sources,
+            progress: self.progress.unwrap_or_default(),
+            layout: self.layout,
+        })
+    }
+}
+
+fn store_err<'a>(operation: &'static str, path: &'a ObjectPath) -> impl Fn(object_store::Error) -> IngestError + 'a {
+    move |source| IngestError::Store {
+        operation,
+        path: path.to_string(),
+        source,
+    }
+}
+
+impl IngestJob {
+    /// Starts building a job.
+    pub fn builder() -> IngestJobBuilder {
+        IngestJobBuilder::default()
+    }
+
+    /// Reads every file and publishes one new snapshot.
+    pub async fn run(self) -> Result<IngestOutcome> {
+        let started = Instant::now();
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let span = tracing::info_span!("ingest", run_id = %run_id, files = self.sources.len());
+        let _enter = span.enter();
+        let dir = tempfile::Builder::new()
+            .prefix("ess-ingest-")
+            .tempdir()
+            .map_err(|source| IngestError::Staging {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+
+        let local = materialise(&self.sources, dir.path()).await?;
+        let mut total = 0;
+        for s in &local {
+            total += s.data.len().map_err(|source| IngestError::Io {
+                file: s.name.clone(),
+                source,
+            })?;
+        }
+        self.progress
+            .bytes_total
+            .store(total, std::sync::atomic::Ordering::Relaxed);
+
+        let progress = self.progress.clone();
+        let layout = self.layout;
+        let staging_dir = dir.path().to_owned();
+        let staged = tokio::task::spawn_blocking(move || stage(&local, &staging_dir, layout, &progress))
+            .await
+            .map_err(|e| IngestError::Task(e.to_string()))??;
+
+        let mut report = IngestReport {
+            run_id: run_id.clone(),
+            files: staged.files,
+            ..IngestReport::default()
+        };
+        report.total();
+        debug_assert_eq!(report.organisations, staged.organisations);
+
+        // Upload the data; nothing is visible until the manifest exists.
+        self.progress.set_phase("uploading");
+        let mut parts = Vec::new();
+        for (n, local) in staged.organisation_parts.iter().enumerate() {
+            let path = organisations_part_path(&run_id, n);
+            upload(&self.store, local, &path).await?;
+            parts.push(path);
+        }
+        upload(&self.store, &staged.quarantine, &quarantine_path(&run_id)).await?;
+        report.seconds = started.elapsed().as_secs_f64();
+        let report_json = serde_json::to_vec_pretty(&report).expect("report serialises");
+        let report_location = ObjectPath::from(report_path(&run_id));
+        self.store
+            .put(&report_location, PutPayload::from(report_json))
+            .await
+            .map_err(store_err("put", &report_location))?;
+
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT,
+            snapshot_id: String::new(),
+            sequence: 0,
+            created_at: String::new(),
+            run_id: run_id.clone(),
+            rows: staged.organisations,
+            rows_by_family: staged
+                .rows_by_family
+                .iter()
+                .map(|(f, n)| (f.as_str().to_owned(), *n))
+                .collect::<BTreeMap<_, _>>(),
+            organisations_parquet: parts,
+            quarantine_parquet: quarantine_path(&run_id),
+            quarantine_rows: staged.quarantine_rows,
+            report: report_path(&run_id),
+            sources: report
+                .files
+                .iter()
+                .map(|f| SourceRef {
+                    family: f.family.clone(),
+                    file: f.file.clone(),
+                    bytes: f.bytes,
+                    sha256: f.sha256.clone(),
+                })
+                .collect(),
+            writer: format!("ess {}", env!("CARGO_PKG_VERSION")),
+        };
+        self.progress.set_phase("committing");
+        let manifest = commit(&self.store, manifest).await?;
+        let metrics = IngestMetrics {
+            rows_read: report.files.iter().map(|f| f.rows_read).sum(),
+            accepted: report.files.iter().map(|f| f.accepted).sum(),
+            rejected: report.files.iter().map(|f| f.rejected).sum(),
+            superseded: report.files.iter().map(|f| f.superseded).sum(),
+            organisations: report.organisations,
+            bytes_read: total,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        tracing::info!(
+            snapshot = %manifest.snapshot_id,
+            organisations = metrics.organisations,
+            rejected = metrics.rejected,
+            superseded = metrics.superseded,
+            seconds = metrics.seconds,
+            "snapshot published"
+        );
+        Ok(IngestOutcome {
+            manifest,
+            report,
+            metrics,
+        })
+    }
+}
+
+/// Brings object-store sources to local disk; local ones are used where they are.
+async fn materialise(sources: &[SourceFile], dir: &Path) -> Result<Vec<LocalSource>> {
+    let mut out = Vec::with_capacity(sources.len());
+    for (i, s) in sources.iter().enumerate() {
+        let data = match &s.data {
+            SourceData::Path(p) => LocalData::Path(p.clone()),
+            SourceData::Bytes(b) => LocalData::Bytes(b.clone()),
+            SourceData::Object { store, path } => {
+                let local = dir.join(format!("source-{i}"));
+                download(store, path, &local).await?;
+                LocalData::Path(local)
+            }
+        };
+        out.push(LocalSource {
+            family: s.family,
+            name: s.name.clone(),
+            data,
+        });
+    }
+    Ok(out)
+}
+
+async fn download(store: &Arc<dyn ObjectStore>, path: &ObjectPath, local: &Path) -> Result<()> {
+    let staging = |source| IngestError::Staging {
+        path: local.to_owned(),
+        source,
+    };
+    let mut stream = store
+        .get(path)
+        .await
+        .map_err(store_err("get", path))?
+        .into_stream();
+    let mut file = tokio::fs::File::create(local).await.map_err(staging)?;
+    while let Some(chunk) = stream.try_next().await.map_err(store_err("get", path))? {
+        file.write_all(&chunk).await.map_err(staging)?;
+    }
+    file.flush().await.map_err(staging)
+}
+
+async fn upload(store: &Arc<dyn ObjectStore>, local: &Path, path: &str) -> Result<()> {
+    let location = ObjectPath::from(path);
+    let mut file = tokio::fs::File::open(local)
+        .await
+        .map_err(|source| IngestError::Staging {
+            path: local.to_owned(),
+            source,
+        })?;
+    let mut writer = BufWriter::new(store.clone(), location.clone());
+    let copied = tokio::io::copy(&mut file, &mut writer).await;
+    let result = match copied {
+        Ok(_) => writer.shutdown().await,
+        Err(e) => {
+            let _ = writer.abort().await;
+            Err(e)
+        }
+    };
+    result.map_err(|e| IngestError::Store {
+        operation: "upload",
+        path: path.to_owned(),
+        source: object_store::Error::Generic {
+            store: "upload",
+            source: Box::new(e),
+        },
+    })
+}
+
+/// The highest committed sequence number in the store (0 when empty).
+pub async fn latest_sequence(store: &dyn ObjectStore) -> Result<u64> {
+    let prefix = ObjectPath::from(MANIFEST_DIR);
+    let metas: Vec<_> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(store_err("list", &prefix))?;
+    Ok(metas
+        .iter()
+        .filter_map(|m| manifest_sequence(m.location.as_ref()))
+        .max()
+        .unwrap_or(0))
+}
+
+/// Commits a snapshot: creates its manifest at the next free sequence number, with a
+/// conditional create so that two ingests can never take the same number.
+async fn commit(store: &Arc<dyn ObjectStore>, mut manifest: Manifest) -> Result<Manifest> {
+    let mut sequence = latest_sequence(store.as_ref()).await? + 1;
+    for _ in 0..COMMIT_ATTEMPTS {
+        manifest.sequence = sequence;
+        manifest.snapshot_id = snapshot_id(sequence);
+        manifest.created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let location = ObjectPath::from(manifest_path(sequence));
+        let body = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match store.put_opts(&location, PutPayload::from(body), opts).await {
+            Ok(_) => return Ok(manifest),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                tracing::info!(sequence, "sequence number taken by a concurrent ingest; trying the next");
+                sequence += 1;
+            }
+            Err(e) => return Err(store_err("commit", &location)(e)),
+        }
+    }
+    Err(IngestError::CommitContention {
+        attempts: COMMIT_ATTEMPTS,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samples::{EXPECTED_AGGREGATES, sample_sources};
+    use object_store::memory::InMemory;
+
+    #[tokio::test]
+    async fn samples_publish_with_the_expected_counts() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let outcome = IngestJob::builder()
+            .store(store.clone())
+            .sources(sample_sources())
+            .build()
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+        let expected: serde_json::Value = serde_json::from_str(EXPECTED_AGGREGATES).unwrap();
+        let report = &outcome.report;
+        assert!(report.reconciles(), "{report:#?}");
+        for (family, totals) in &report.families {
+            let rejected = expected["rejected"][family].as_u64().unwrap_or(0);
+            let superseded = expected["superseded"][family].as_u64().unwrap_or(0);
+            assert_eq!(totals.rejected, rejected, "rejected {family}: {report:#?}");
+            assert_eq!(totals.superseded, superseded, "superseded {family}: {report:#?}");
+        }
+        assert_eq!(report.organisations, expected["total"].as_u64().unwrap());
+        assert_eq!(outcome.manifest.rows, report.organisations);
+        assert_eq!(outcome.manifest.snapshot_id, "000001");
+        assert_eq!(latest_sequence(store.as_ref()).await.unwrap(), 1);
+
+        // A second ingest takes the next number and leaves the first untouched.
+        let second = IngestJob::builder()
+            .store(store.clone())
+            .sources(sample_sources().into_iter().take(1))
+            .build()
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+        assert_eq!(second.manifest.sequence, 2);
+        assert_ne!(second.manifest.run_id, outcome.manifest.run_id);
+        store
+            .head(&ObjectPath::from(outcome.manifest.organisations_parquet[0].as_str()))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_taken_sequence_number_moves_the_commit_to_the_next() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        // A manifest a concurrent ingest committed at #1 after we listed.
+        store
+            .put(&ObjectPath::from(manifest_path(1)), PutPayload::from_static(b"{}"))
+            .await
+            .unwrap();
+        let outcome = IngestJob::builder()
+            .store(store.clone())
+            .sources(sample_sources().into_iter().take(1))
+            .build()
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+        assert_eq!(outcome.manifest.sequence, 2);
+    }
+
+    #[test]
+    fn a_job_needs_sources() {
+        let err = IngestJob::builder()
+            .store(Arc::new(InMemory::new()))
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, IngestError::NoSources));
+    }
+}
