@@ -1,1 +1,19 @@
-//! stub
+//! Aggregates and searches over a published snapshot.
+//!
+//! A typed API (a request struct in, Arrow batches out) over DataFusion; it knows
+//! nothing of GraphQL. Plans are built with the DataFrame/`Expr` API from validated
+//! requests, never by formatting text into SQL.
+//!
+//! - [`Catalog`]: the snapshots of a store, from their manifests.
+//! - [`SnapshotEngine`]: one snapshot's Parquet registered with DataFusion;
+//!   [`SnapshotEngine::aggregate`] and [`SnapshotEngine::organisations`].
+
+pub mod catalog;
+pub mod engine;
+pub mod error;
+pub mod request;
+
+pub use catalog::Catalog;
+pub use engine::{AggregateOutput, Group, GroupKey, OrganisationPage, SnapshotEngine};
+pub use error::{QueryError, Result};
+pub use request::{AggregateRequest, Dimension, Filter, OrganisationsRequest, MAX_PAGE};

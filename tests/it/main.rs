@@ -1,1 +1,5 @@
-fn main(){}
+//! Integration tests: one binary, linked once.
+
+mod expected;
+mod query_samples;
+mod support;

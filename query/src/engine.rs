@@ -1,0 +1,362 @@
+//! Aggregates and searches over one snapshot, planned with DataFusion's DataFrame API.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Int32Type, Int64Type};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::functions_aggregate::expr_fn::{count, sum};
+use datafusion::logical_expr::expr::Like;
+use datafusion::prelude::{DataFrame, Expr, SessionContext, coalesce, col, lit, when};
+use ess_schemas::arrow_schema::{col as c, organisation_schema, organisations_from_batch};
+use ess_schemas::key::normalize_key;
+use ess_schemas::layout::Manifest;
+use ess_schemas::measures::{Sums, col as m};
+use ess_schemas::{Family, Organisation};
+use object_store::ObjectStore;
+use url::Url;
+
+use crate::error::{QueryError, Result};
+use crate::request::{AggregateRequest, Dimension, Filter, OrganisationsRequest};
+
+/// The table name snapshots are registered under.
+const TABLE: &str = "organisations";
+
+/// The URL the snapshot's store is registered under in DataFusion.
+const STORE_URL: &str = "ess-store://snapshot";
+
+/// Answers queries over one committed snapshot. Cheap to share behind an `Arc`.
+pub struct SnapshotEngine {
+    ctx: SessionContext,
+    manifest: Manifest,
+}
+
+impl std::fmt::Debug for SnapshotEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotEngine")
+            .field("snapshot", &self.manifest.snapshot_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key of one aggregate group: set for the dimensions grouped by, `None` for the
+/// others and for organisations whose value is unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupKey {
+    /// Family.
+    pub family: Option<Family>,
+    /// Region code.
+    pub region: Option<String>,
+    /// Province code.
+    pub province: Option<String>,
+    /// Sector code.
+    pub sector: Option<String>,
+    /// Founding year.
+    pub founded_year: Option<i32>,
+    /// Status.
+    pub status: Option<String>,
+}
+
+/// One group of an aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Which group.
+    pub key: GroupKey,
+    /// Its measures.
+    pub sums: Sums,
+}
+
+/// An aggregate's answer: one row per group, and the total over all groups.
+#[derive(Debug, Clone)]
+pub struct AggregateOutput {
+    /// The dimensions grouped by.
+    pub group_by: Vec<Dimension>,
+    /// Groups: dimension columns, then the measure columns of
+    /// [`ess_schemas::measures::col::ALL`]; ordered by the dimensions, nulls last.
+    pub rows: Vec<RecordBatch>,
+    /// One row: the measures over every organisation of the filter.
+    pub total: Vec<RecordBatch>,
+}
+
+impl AggregateOutput {
+    /// The groups as typed values.
+    pub fn groups(&self) -> Result<Vec<Group>> {
+        let mut out = Vec::new();
+        for batch in &self.rows {
+            for row in 0..batch.num_rows() {
+                out.push(Group {
+                    key: group_key(batch, &self.group_by, row)?,
+                    sums: sums_at(batch, row)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The total as typed values.
+    pub fn total(&self) -> Result<Sums> {
+        match self.total.iter().find(|b| b.num_rows() > 0) {
+            Some(b) => sums_at(b, 0),
+            None => Ok(Sums::default()),
+        }
+    }
+}
+
+/// A page of organisations.
+#[derive(Debug, Clone)]
+pub struct OrganisationPage {
+    /// The organisations, in `org_id` order, canonical schema.
+    pub batches: Vec<RecordBatch>,
+    /// Organisations matching the filter and search, all pages together.
+    pub total_count: u64,
+    /// Whether more follow this page.
+    pub has_next_page: bool,
+}
+
+impl OrganisationPage {
+    /// The page's organisations as typed values.
+    pub fn organisations(&self) -> Result<Vec<Organisation>> {
+        let mut out = Vec::new();
+        for b in &self.batches {
+            out.extend(organisations_from_batch(b)?);
+        }
+        Ok(out)
+    }
+}
+
+impl SnapshotEngine {
+    /// An engine over the snapshot `manifest` describes, in `store`.
+    pub async fn open(store: Arc<dyn ObjectStore>, manifest: Manifest) -> Result<Self> {
+        let ctx = SessionContext::new();
+        let url = Url::parse(STORE_URL).expect("valid URL");
+        ctx.register_object_store(&url, store);
+        let paths = manifest
+            .organisations_parquet
+            .iter()
+            .map(|p| ListingTableUrl::parse(format!("{STORE_URL}/{p}")))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(paths)
+            .with_listing_options(options)
+            .with_schema(organisation_schema());
+        ctx.register_table(TABLE, Arc::new(ListingTable::try_new(config)?))?;
+        Ok(SnapshotEngine { ctx, manifest })
+    }
+
+    /// The snapshot's manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    async fn filtered(&self, filter: &Filter) -> Result<DataFrame> {
+        let df = self.ctx.table(TABLE).await?;
+        Ok(match filter_expr(filter) {
+            Some(e) => df.filter(e)?,
+            None => df,
+        })
+    }
+
+    /// Measures per group.
+    pub async fn aggregate(&self, request: &AggregateRequest) -> Result<AggregateOutput> {
+        request.validate()?;
+        let span = tracing::info_span!("aggregate", snapshot = %self.manifest.snapshot_id, group_by = ?request.group_by);
+        let _enter = span.enter();
+        let started = std::time::Instant::now();
+        let df = self.filtered(&request.filter).await?;
+        let groups: Vec<Expr> = request.group_by.iter().map(|d| col(d.column())).collect();
+        let rows = measures(df.clone(), groups.clone())?
+            .sort(
+                groups
+                    .iter()
+                    .map(|g| g.clone().sort(true, false))
+                    .collect(),
+            )?
+            .collect()
+            .await?;
+        let total = measures(df, Vec::new())?.collect().await?;
+        tracing::debug!(
+            groups = rows.iter().map(|b| b.num_rows()).sum::<usize>(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "aggregate answered"
+        );
+        Ok(AggregateOutput {
+            group_by: request.group_by.clone(),
+            rows,
+            total,
+        })
+    }
+
+    /// A page of organisations, in `org_id` order.
+    pub async fn organisations(&self, request: &OrganisationsRequest) -> Result<OrganisationPage> {
+        request.validate()?;
+        let span = tracing::info_span!("organisations", snapshot = %self.manifest.snapshot_id);
+        let _enter = span.enter();
+        let mut df = self.filtered(&request.filter).await?;
+        if let Some(search) = &request.search {
+            let words: Vec<String> = normalize_key(search)
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect();
+            for w in words {
+                df = df.filter(Expr::Like(Like::new(
+                    false,
+                    Box::new(col(c::SEARCH_KEY)),
+                    Box::new(lit(format!("%{}%", escape_like(&w)))),
+                    Some('\\'),
+                    false,
+                )))?;
+            }
+        }
+        let total_count = df.clone().count().await? as u64;
+        if let Some(after) = &request.after {
+            df = df.filter(col(c::ORG_ID).gt(lit(after.clone())))?;
+        }
+        let batches = df
+            .sort(vec![col(c::ORG_ID).sort(true, false)])?
+            .limit(0, Some(request.first + 1))?
+            .collect()
+            .await?;
+        let fetched: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let has_next_page = fetched > request.first;
+        let batches = truncate(batches, request.first);
+        Ok(OrganisationPage {
+            batches,
+            total_count,
+            has_next_page,
+        })
+    }
+}
+
+fn truncate(batches: Vec<RecordBatch>, mut keep: usize) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    for b in batches {
+        if keep == 0 {
+            break;
+        }
+        let n = b.num_rows().min(keep);
+        out.push(b.slice(0, n));
+        keep -= n;
+    }
+    out
+}
+
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// The filter as one predicate, or `None` when it filters nothing.
+fn filter_expr(filter: &Filter) -> Option<Expr> {
+    let any_of = |column: &str, values: Vec<String>| -> Option<Expr> {
+        (!values.is_empty()).then(|| col(column).in_list(values.into_iter().map(lit).collect(), false))
+    };
+    let mut parts: Vec<Expr> = [
+        any_of(c::FAMILY, filter.families.iter().map(|f| f.as_str().to_owned()).collect()),
+        any_of(c::REGION_CODE, filter.regions.clone()),
+        any_of(c::PROVINCE_CODE, filter.provinces.clone()),
+        any_of(c::SECTOR_CODE, filter.sectors.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let Some(from) = filter.founded_from {
+        parts.push(col(c::FOUNDED_YEAR).gt_eq(lit(from)));
+    }
+    if let Some(to) = filter.founded_to {
+        parts.push(col(c::FOUNDED_YEAR).lt_eq(lit(to)));
+    }
+    parts.into_iter().reduce(Expr::and)
+}
+
+/// Groups `df` and computes the integer sums of [`Sums`]; a sum over no known value
+/// is 0, not null.
+fn measures(df: DataFrame, groups: Vec<Expr>) -> Result<DataFrame> {
+    let known = col(c::EMPLOYEES_WOMEN)
+        .is_not_null()
+        .and(col(c::EMPLOYEES_MEN).is_not_null());
+    let if_known = |e: Expr| when(known.clone(), e).otherwise(lit(0i64));
+    let aggregates = vec![
+        count(lit(1i64)).alias(m::ORGANISATIONS),
+        sum(col(c::MEMBERS_TOTAL)).alias(m::MEMBERS),
+        sum(col(c::MEMBERS_WOMEN)).alias(m::MEMBERS_WOMEN),
+        sum(col(c::EMPLOYEES_TOTAL)).alias(m::EMPLOYEES),
+        sum(col(c::EMPLOYEES_WOMEN)).alias(m::EMPLOYEES_WOMEN),
+        sum(col(c::EMPLOYEES_MEN)).alias(m::EMPLOYEES_MEN),
+        sum(if_known(lit(1i64))?).alias(m::GENDER_KNOWN),
+        sum(if_known(col(c::EMPLOYEES_WOMEN))?).alias(m::GENDER_KNOWN_WOMEN),
+        sum(if_known(col(c::EMPLOYEES_MEN))?).alias(m::GENDER_KNOWN_MEN),
+    ];
+    let mut projection: Vec<Expr> = groups
+        .iter()
+        .map(|g| match g {
+            Expr::Column(column) => col(column.name()),
+            other => other.clone(),
+        })
+        .collect();
+    projection.extend(
+        m::ALL
+            .iter()
+            .map(|name| coalesce(vec![col(*name), lit(0i64)]).alias(*name)),
+    );
+    Ok(df.aggregate(groups, aggregates)?.select(projection)?)
+}
+
+fn sums_at(batch: &RecordBatch, row: usize) -> Result<Sums> {
+    let v = |name: &str| -> Result<i64> {
+        let a = batch
+            .column_by_name(name)
+            .and_then(|a| a.as_primitive_opt::<Int64Type>())
+            .ok_or_else(|| QueryError::InvalidRequest {
+                field: "measures",
+                message: format!("measure column `{name}` missing from the answer"),
+            })?;
+        Ok(if a.is_null(row) { 0 } else { a.value(row) })
+    };
+    Ok(Sums {
+        organisations: v(m::ORGANISATIONS)?,
+        members: v(m::MEMBERS)?,
+        members_women: v(m::MEMBERS_WOMEN)?,
+        employees: v(m::EMPLOYEES)?,
+        employees_women: v(m::EMPLOYEES_WOMEN)?,
+        employees_men: v(m::EMPLOYEES_MEN)?,
+        gender_known: v(m::GENDER_KNOWN)?,
+        gender_known_women: v(m::GENDER_KNOWN_WOMEN)?,
+        gender_known_men: v(m::GENDER_KNOWN_MEN)?,
+    })
+}
+
+fn group_key(batch: &RecordBatch, dims: &[Dimension], row: usize) -> Result<GroupKey> {
+    let mut key = GroupKey::default();
+    for d in dims {
+        let array = batch.column_by_name(d.column()).ok_or_else(|| QueryError::InvalidRequest {
+            field: "groupBy",
+            message: format!("column `{}` missing from the answer", d.column()),
+        })?;
+        if array.is_null(row) {
+            continue;
+        }
+        let text = || array.as_string_opt::<i32>().map(|s| s.value(row).to_owned());
+        match d {
+            Dimension::Family => key.family = text().as_deref().and_then(Family::parse),
+            Dimension::Region => key.region = text(),
+            Dimension::Province => key.province = text(),
+            Dimension::Sector => key.sector = text(),
+            Dimension::Status => key.status = text(),
+            Dimension::FoundedYear => {
+                key.founded_year = array
+                    .as_primitive_opt::<Int32Type>()
+                    .map(|a| a.value(row))
+            }
+        }
+    }
+    Ok(key)
+}

@@ -1,0 +1,46 @@
+//! Errors of the query crate.
+
+/// What went wrong answering a query.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The store holds no committed snapshot yet.
+    #[error("the store `{store}` has no snapshot yet: publish one with `ess ingest --store {store} ...`")]
+    NoSnapshot {
+        /// The store.
+        store: String,
+    },
+    /// No snapshot has the id asked for.
+    #[error("no snapshot `{id}` in this store; `snapshots` lists the ones there are")]
+    UnknownSnapshot {
+        /// The id asked for.
+        id: String,
+    },
+    /// A manifest could not be read or parsed.
+    #[error("manifest `{path}` is unreadable: {message}")]
+    Manifest {
+        /// Its path.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// A request that cannot be answered as asked.
+    #[error("invalid {field}: {message}")]
+    InvalidRequest {
+        /// The argument at fault.
+        field: &'static str,
+        /// What is wrong and what would be right.
+        message: String,
+    },
+    /// The object store failed.
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    /// The query engine failed.
+    #[error("query engine: {0}")]
+    Engine(#[from] datafusion::error::DataFusionError),
+    /// Stored data does not follow the canonical schema.
+    #[error("stored data: {0}")]
+    Schema(#[from] ess_schemas::SchemaError),
+}
+
+/// Result alias of the query crate.
+pub type Result<T, E = QueryError> = std::result::Result<T, E>;
