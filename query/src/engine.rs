@@ -166,15 +166,11 @@ impl SnapshotEngine {
         let started = std::time::Instant::now();
         let df = self.filtered(&request.filter).await?;
         let groups: Vec<Expr> = request.group_by.iter().map(|d| col(d.column())).collect();
-        let rows = measures(df.clone(), groups.clone())?
-            .sort(
-                groups
-                    .iter()
-                    .map(|g| g.clone().sort(true, false))
-                    .collect(),
-            )?
-            .collect()
-            .await?;
+        let mut grouped = measures(df.clone(), groups.clone())?;
+        if !groups.is_empty() {
+            grouped = grouped.sort(groups.iter().map(|g| g.clone().sort(true, false)).collect())?;
+        }
+        let rows = grouped.collect().await?;
         let total = measures(df, Vec::new())?.collect().await?;
         tracing::debug!(
             groups = rows.iter().map(|b| b.num_rows()).sum::<usize>(),

@@ -1,5 +1,7 @@
 //! Integration tests: one binary, linked once.
 
 mod expected;
+mod graphql_acceptance;
+mod http;
 mod query_samples;
 mod support;

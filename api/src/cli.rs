@@ -1,0 +1,367 @@
+//! The `ess` subcommands (CONTRACT.md, "Command line"). This module and `main` are the
+//! only places that print.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use ess_ingest::samples::sample_sources;
+use ess_ingest::{IngestError, IngestJob, IngestOutcome, Progress, SourceFile};
+use ess_query::{Catalog, QueryError};
+use ess_schemas::Family;
+use ess_schemas::layout::IngestReport;
+use tokio::net::TcpListener;
+
+use crate::http::app;
+use crate::state::AppState;
+use crate::store::{AwsSettings, Store, StoreError, open_store, source_file};
+
+/// The address servers listen on unless told otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// Morocco's social and solidarity economy registries as one open dataset.
+#[derive(Debug, Parser)]
+#[command(name = "ess", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Publish the embedded sample registries into a local store and serve them.
+    Demo {
+        /// Address to listen on (`127.0.0.1:0` takes a free port).
+        #[arg(long, default_value = DEFAULT_ADDR)]
+        addr: String,
+        /// Keep the demo store in this directory (default: a temporary one).
+        #[arg(long)]
+        store: Option<String>,
+    },
+    /// Read registry files (in the order given) and publish one new snapshot.
+    Ingest {
+        /// Where snapshots live: a directory, file:///path, memory:// or s3://bucket/prefix.
+        #[arg(long)]
+        store: String,
+        /// A cooperative registry (CSV).
+        #[arg(long = "cooperatives", value_name = "FILE")]
+        cooperatives: Vec<String>,
+        /// An association registry (XLSX).
+        #[arg(long = "associations", value_name = "FILE")]
+        associations: Vec<String>,
+        /// A mutual registry (JSON array or JSON Lines).
+        #[arg(long = "mutuals", value_name = "FILE")]
+        mutuals: Vec<String>,
+        /// Print the ingest report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the latest snapshot of a store over GraphQL.
+    Serve {
+        /// Where snapshots live.
+        #[arg(long)]
+        store: String,
+        /// Address to listen on (`127.0.0.1:0` takes a free port).
+        #[arg(long, default_value = DEFAULT_ADDR)]
+        addr: String,
+    },
+    /// Describe the latest snapshot of a store.
+    Info {
+        /// Where snapshots live.
+        #[arg(long)]
+        store: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+/// What the command line reports when it cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A store or file argument.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ingest failed: nothing was published.
+    #[error("nothing was published: {0}")]
+    Ingest(#[from] IngestError),
+    /// Reading a snapshot failed.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The server could not start or run.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs `ess` with these arguments (the first is the program name).
+pub async fn run(args: impl IntoIterator<Item = OsString>, aws: AwsSettings) -> Result<(), CliError> {
+    let matches = Cli::command().get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
+        Command::Demo { addr, store } => demo(&addr, store.as_deref(), &aws).await,
+        Command::Ingest { store, json, .. } => {
+            let sub = matches.subcommand_matches("ingest").expect("ingest matched");
+            let store = open_store(&store, &aws)?;
+            let sources = ordered_sources(sub, &aws)?;
+            let outcome = ingest(&store, sources).await?;
+            print_outcome(&store, &outcome, json);
+            Ok(())
+        }
+        Command::Serve { store, addr } => {
+            let store = open_store(&store, &aws)?;
+            let state = AppState::latest(store).await?;
+            serve(state, &addr, None).await
+        }
+        Command::Info { store, json } => info(&open_store(&store, &aws)?, json).await,
+        Command::Schema => {
+            print_text(&crate::graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+/// The files of `--cooperatives`, `--associations` and `--mutuals` in the order given
+/// on the command line, across flags.
+fn ordered_sources(sub: &ArgMatches, aws: &AwsSettings) -> Result<Vec<SourceFile>, StoreError> {
+    let mut indexed: Vec<(usize, Family, String)> = Vec::new();
+    for (flag, family) in [
+        ("cooperatives", Family::Cooperative),
+        ("associations", Family::Association),
+        ("mutuals", Family::Mutual),
+    ] {
+        if let (Some(values), Some(indices)) = (sub.get_many::<String>(flag), sub.indices_of(flag)) {
+            indexed.extend(indices.zip(values).map(|(i, v)| (i, family, v.clone())));
+        }
+    }
+    indexed.sort_by_key(|(i, _, _)| *i);
+    indexed
+        .into_iter()
+        .map(|(_, family, spec)| source_file(family, &spec, aws))
+        .collect()
+}
+
+async fn ingest(store: &Store, sources: Vec<SourceFile>) -> Result<IngestOutcome, CliError> {
+    let progress = Arc::new(Progress::default());
+    let display = std::io::stderr()
+        .is_terminal()
+        .then(|| tokio::spawn(show_progress(progress.clone())));
+    let result = IngestJob::builder()
+        .store(store.store.clone())
+        .sources(sources)
+        .progress(progress)
+        .build()?
+        .run()
+        .await;
+    if let Some(d) = display {
+        d.abort();
+        eprint_text("\r\x1b[2K");
+    }
+    Ok(result?)
+}
+
+/// Redraws one status line on a terminal: phase, rows, bytes, rate and time left.
+async fn show_progress(progress: Arc<Progress>) {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        let done = progress.bytes_done.load(Ordering::Relaxed) as f64;
+        let total = progress.bytes_total.load(Ordering::Relaxed) as f64;
+        let rows = progress.rows.load(Ordering::Relaxed);
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        let rate = done / secs;
+        let left = if rate > 0.0 && total > done {
+            format!("{:.0}s left", (total - done) / rate)
+        } else {
+            "…".to_owned()
+        };
+        eprint_text(&format!(
+            "\r\x1b[2K{} · {rows} rows · {:.1}/{:.1} MB · {:.1} MB/s · {:.0} rows/s · {left}",
+            progress.phase(),
+            done / 1e6,
+            total / 1e6,
+            rate / 1e6,
+            rows as f64 / secs,
+        ));
+    }
+}
+
+async fn demo(addr: &str, store: Option<&str>, aws: &AwsSettings) -> Result<(), CliError> {
+    let temp;
+    let store = match store {
+        Some(spec) => open_store(spec, aws)?,
+        None => {
+            temp = tempfile::Builder::new().prefix("ess-demo-").tempdir()?;
+            open_store(&temp.path().display().to_string(), aws)?
+        }
+    };
+    let outcome = ingest(&store, sample_sources()).await?;
+    print_outcome(&store, &outcome, false);
+    let state = AppState::latest(store).await?;
+    serve(state, addr, Some(DEMO_HINT)).await
+}
+
+const DEMO_HINT: &str = r#"Open GraphiQL at the address above, /graphql, and try:
+
+  {
+    aggregate(groupBy: [REGION], filter: {family: [COOPERATIVE], sector: ["ARGAN"]}) {
+      rows { region { code name } organisations members membersWomen
+             employeesWomen employeesMen womenEmploymentShare }
+      snapshot { id createdAt }
+    }
+  }
+"#;
+
+/// Binds, prints the `listening on` line, and serves until SIGINT or SIGTERM.
+pub async fn serve(state: AppState, addr: &str, hint: Option<&str>) -> Result<(), CliError> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let snapshot = state.engine.manifest().snapshot_id.clone();
+    print_text(&format!(
+        "snapshot {snapshot} of {}: listening on http://{local} (GraphiQL at http://{local}/graphql)\n",
+        state.store.url
+    ));
+    if let Some(h) = hint {
+        print_text(h);
+    }
+    tracing::info!(%local, snapshot, "serving");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+async fn info(store: &Store, json: bool) -> Result<(), CliError> {
+    let catalog = Catalog::new(store.store.clone(), store.url.clone());
+    let m = catalog.latest().await?;
+    let value = serde_json::json!({
+        "snapshot_id": m.snapshot_id,
+        "sequence": m.sequence,
+        "created_at": m.created_at,
+        "rows": m.rows,
+        "rows_by_family": m.rows_by_family,
+        "organisations_parquet": m.organisations_parquet.iter().map(|p| store.location(p)).collect::<Vec<_>>(),
+        "quarantine_parquet": store.location(&m.quarantine_parquet),
+        "quarantine_rows": m.quarantine_rows,
+        "report": store.location(&m.report),
+        "sources": m.sources,
+        "store": store.url,
+    });
+    if json {
+        print_text(&format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON")));
+    } else {
+        let mut out = format!(
+            "snapshot {} (#{}) created {}\n{} organisations ({}), {} rows in quarantine\n",
+            m.snapshot_id,
+            m.sequence,
+            m.created_at,
+            m.rows,
+            m.rows_by_family
+                .iter()
+                .map(|(f, n)| format!("{f}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            m.quarantine_rows
+        );
+        for p in &m.organisations_parquet {
+            out.push_str(&format!("  {}\n", store.location(p)));
+        }
+        print_text(&out);
+    }
+    Ok(())
+}
+
+fn print_outcome(store: &Store, outcome: &IngestOutcome, json: bool) {
+    if json {
+        print_text(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&outcome.report).expect("JSON")
+        ));
+        return;
+    }
+    let mut out = report_table(&outcome.report);
+    let m = &outcome.manifest;
+    out.push_str(&format!(
+        "\nsnapshot {} published to {}: {} organisations, {} rows in quarantine, in {:.2}s\n",
+        m.snapshot_id, store.url, m.rows, m.quarantine_rows, outcome.metrics.seconds
+    ));
+    print_text(&out);
+}
+
+/// The ingest report as a plain-text table.
+pub fn report_table(report: &IngestReport) -> String {
+    let mut out = format!(
+        "{:<34} {:<12} {:>9} {:>9} {:>9} {:>10}  flags\n",
+        "file", "family", "read", "accepted", "rejected", "superseded"
+    );
+    for f in &report.files {
+        let flags = f
+            .flags
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push_str(&format!(
+            "{:<34} {:<12} {:>9} {:>9} {:>9} {:>10}  {flags}\n",
+            f.file, f.family, f.rows_read, f.accepted, f.rejected, f.superseded
+        ));
+        if !f.unknown_columns.is_empty() {
+            out.push_str(&format!("    ignored columns: {}\n", f.unknown_columns.join(", ")));
+        }
+        if !f.rejected_by_reason.is_empty() {
+            let reasons = f
+                .rejected_by_reason
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push_str(&format!("    rejected: {reasons}\n"));
+        }
+    }
+    for (family, t) in &report.families {
+        out.push_str(&format!(
+            "{:<34} {:<12} {:>9} {:>9} {:>9} {:>10}  → {} organisations\n",
+            "total", family, t.rows_read, t.accepted, t.rejected, t.superseded, t.organisations
+        ));
+    }
+    out
+}
+
+#[allow(clippy::print_stdout)]
+fn print_text(text: &str) {
+    use std::io::Write;
+    print!("{text}");
+    let _ = std::io::stdout().flush();
+}
+
+#[allow(clippy::print_stderr)]
+fn eprint_text(text: &str) {
+    eprint!("{text}");
+}
