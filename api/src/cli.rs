@@ -99,13 +99,18 @@ pub enum CliError {
 }
 
 /// Runs `ess` with these arguments (the first is the program name).
-pub async fn run(args: impl IntoIterator<Item = OsString>, aws: AwsSettings) -> Result<(), CliError> {
+pub async fn run(
+    args: impl IntoIterator<Item = OsString>,
+    aws: AwsSettings,
+) -> Result<(), CliError> {
     let matches = Cli::command().get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Demo { addr, store } => demo(&addr, store.as_deref(), &aws).await,
         Command::Ingest { store, json, .. } => {
-            let sub = matches.subcommand_matches("ingest").expect("ingest matched");
+            let sub = matches
+                .subcommand_matches("ingest")
+                .expect("ingest matched");
             let store = open_store(&store, &aws)?;
             let sources = ordered_sources(sub, &aws)?;
             let outcome = ingest(&store, sources).await?;
@@ -134,7 +139,8 @@ fn ordered_sources(sub: &ArgMatches, aws: &AwsSettings) -> Result<Vec<SourceFile
         ("associations", Family::Association),
         ("mutuals", Family::Mutual),
     ] {
-        if let (Some(values), Some(indices)) = (sub.get_many::<String>(flag), sub.indices_of(flag)) {
+        if let (Some(values), Some(indices)) = (sub.get_many::<String>(flag), sub.indices_of(flag))
+        {
             indexed.extend(indices.zip(values).map(|(i, v)| (i, family, v.clone())));
         }
     }
@@ -275,7 +281,10 @@ async fn info(store: &Store, json: bool) -> Result<(), CliError> {
         "store": store.url,
     });
     if json {
-        print_text(&format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON")));
+        print_text(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).expect("JSON")
+        ));
     } else {
         let mut out = format!(
             "snapshot {} (#{}) created {}\n{} organisations ({}), {} rows in quarantine\n",
@@ -333,7 +342,10 @@ pub fn report_table(report: &IngestReport) -> String {
             f.file, f.family, f.rows_read, f.accepted, f.rejected, f.superseded
         ));
         if !f.unknown_columns.is_empty() {
-            out.push_str(&format!("    ignored columns: {}\n", f.unknown_columns.join(", ")));
+            out.push_str(&format!(
+                "    ignored columns: {}\n",
+                f.unknown_columns.join(", ")
+            ));
         }
         if !f.rejected_by_reason.is_empty() {
             let reasons = f

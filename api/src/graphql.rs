@@ -1,8 +1,8 @@
 //! The GraphQL schema of CONTRACT.md. Names here are public: add freely, rename never.
 
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, InputObject, Object,
-    Schema, SimpleObject,
+    Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, InputObject, Object, Schema,
+    SimpleObject,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -157,7 +157,12 @@ impl OrganisationFilter {
         let f = f.unwrap_or_default();
         let year = f.founded_year.unwrap_or_default();
         Filter {
-            families: f.family.unwrap_or_default().into_iter().map(Into::into).collect(),
+            families: f
+                .family
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             regions: f.region.unwrap_or_default(),
             provinces: f.province.unwrap_or_default(),
             sectors: f.sector.unwrap_or_default(),
@@ -574,7 +579,11 @@ impl Query {
             group_by: group_by.into_iter().map(Into::into).collect(),
             filter: OrganisationFilter::into_filter(filter),
         };
-        let out = state.engine.aggregate(&request).await.map_err(graphql_error)?;
+        let out = state
+            .engine
+            .aggregate(&request)
+            .await
+            .map_err(graphql_error)?;
         let rows = out
             .groups()
             .map_err(graphql_error)?
@@ -614,7 +623,11 @@ impl Query {
             after: after.as_deref().map(decode_cursor).transpose()?,
             first: usize::try_from(first).unwrap_or(0),
         };
-        let page = state.engine.organisations(&request).await.map_err(graphql_error)?;
+        let page = state
+            .engine
+            .organisations(&request)
+            .await
+            .map_err(graphql_error)?;
         let edges: Vec<OrganisationEdge> = page
             .organisations()
             .map_err(graphql_error)?
@@ -639,7 +652,9 @@ impl Query {
         reference()
             .regions()
             .iter()
-            .map(|r| Region { code: r.code.clone() })
+            .map(|r| Region {
+                code: r.code.clone(),
+            })
             .collect()
     }
 
@@ -648,7 +663,9 @@ impl Query {
         reference()
             .provinces()
             .iter()
-            .map(|p| Province { code: p.code.clone() })
+            .map(|p| Province {
+                code: p.code.clone(),
+            })
             .collect()
     }
 
@@ -657,7 +674,9 @@ impl Query {
         reference()
             .sectors()
             .iter()
-            .map(|s| Sector { code: s.code.clone() })
+            .map(|s| Sector {
+                code: s.code.clone(),
+            })
             .collect()
     }
 

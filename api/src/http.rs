@@ -44,11 +44,22 @@ async fn graphql_post(State(http): State<Http>, request: GraphQLRequest) -> Grap
 async fn graphql_get(State(http): State<Http>, RawQuery(query): RawQuery) -> Response {
     match query.filter(|q| !q.is_empty()) {
         Some(q) => match async_graphql::http::parse_query_string(&q) {
-            Ok(request) => GraphQLResponse::from(http.schema.execute(request).await).into_response(),
-            Err(e) => (StatusCode::BAD_REQUEST, format!("invalid GraphQL GET request: {e}")).into_response(),
+            Ok(request) => {
+                GraphQLResponse::from(http.schema.execute(request).await).into_response()
+            }
+            Err(e) => (
+                StatusCode::BAD_REQUEST,
+                format!("invalid GraphQL GET request: {e}"),
+            )
+                .into_response(),
         },
-        None => Html(GraphiQLSource::build().endpoint("/graphql").title("ESS Open Data").finish())
-            .into_response(),
+        None => Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("ESS Open Data")
+                .finish(),
+        )
+        .into_response(),
     }
 }
 
@@ -108,7 +119,10 @@ async fn downloads(State(http): State<Http>) -> Json<DownloadList> {
 }
 
 /// Streams one file of a snapshot. Only files its manifest lists can be fetched.
-async fn download(State(http): State<Http>, Path((snapshot, path)): Path<(String, String)>) -> Response {
+async fn download(
+    State(http): State<Http>,
+    Path((snapshot, path)): Path<(String, String)>,
+) -> Response {
     let manifest = match http.state.catalog.by_id(&snapshot).await {
         Ok(m) => m,
         Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
@@ -125,11 +139,18 @@ async fn download(State(http): State<Http>, Path((snapshot, path)): Path<(String
         Ok(g) => g,
         Err(e) => {
             tracing::error!(error = %e, path, "download failed");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "the file could not be read").into_response();
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the file could not be read",
+            )
+                .into_response();
         }
     };
     let size = got.meta.size;
-    let name = format!("ess-{snapshot}-{}", path.rsplit('/').next().unwrap_or("file"));
+    let name = format!(
+        "ess-{snapshot}-{}",
+        path.rsplit('/').next().unwrap_or("file")
+    );
     let content_type = if path.ends_with(".parquet") {
         "application/vnd.apache.parquet"
     } else {

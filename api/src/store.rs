@@ -16,7 +16,9 @@ use object_store::prefix::PrefixStore;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The argument is not a path or URL of a supported scheme.
-    #[error("`{spec}` is not a store: give a directory, file:///path, memory:// or s3://bucket/prefix")]
+    #[error(
+        "`{spec}` is not a store: give a directory, file:///path, memory:// or s3://bucket/prefix"
+    )]
     Unsupported {
         /// The argument.
         spec: String,
@@ -30,7 +32,9 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The S3 client could not be configured.
-    #[error("cannot configure S3 for `{spec}`: {source}; set AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (and AWS_ALLOW_HTTP=true for http endpoints)")]
+    #[error(
+        "cannot configure S3 for `{spec}`: {source}; set AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (and AWS_ALLOW_HTTP=true for http endpoints)"
+    )]
     S3 {
         /// The argument.
         spec: String,
@@ -92,12 +96,15 @@ pub fn open_store(spec: &str, aws: &AwsSettings) -> Result<Store, StoreError> {
         if bucket.is_empty() {
             return Err(StoreError::Unsupported { spec: spec.into() });
         }
-        let s3: Arc<dyn ObjectStore> = Arc::new(s3_builder(aws).with_bucket_name(bucket).build().map_err(
-            |source| StoreError::S3 {
-                spec: spec.into(),
-                source,
-            },
-        )?);
+        let s3: Arc<dyn ObjectStore> = Arc::new(
+            s3_builder(aws)
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|source| StoreError::S3 {
+                    spec: spec.into(),
+                    source,
+                })?,
+        );
         let url = if prefix.is_empty() {
             format!("s3://{bucket}")
         } else {
@@ -148,7 +155,11 @@ fn s3_builder(aws: &AwsSettings) -> AmazonS3Builder {
 }
 
 /// A `FILE` argument: a local path, `file:///path`, or `s3://bucket/key`.
-pub fn source_file(family: Family, spec: &str, aws: &AwsSettings) -> Result<SourceFile, StoreError> {
+pub fn source_file(
+    family: Family,
+    spec: &str,
+    aws: &AwsSettings,
+) -> Result<SourceFile, StoreError> {
     if let Some(rest) = spec.strip_prefix("s3://") {
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() || key.is_empty() {
@@ -157,12 +168,15 @@ pub fn source_file(family: Family, spec: &str, aws: &AwsSettings) -> Result<Sour
                 reason: "an S3 file is s3://bucket/key".into(),
             });
         }
-        let store: Arc<dyn ObjectStore> = Arc::new(s3_builder(aws).with_bucket_name(bucket).build().map_err(
-            |source| StoreError::S3 {
-                spec: spec.into(),
-                source,
-            },
-        )?);
+        let store: Arc<dyn ObjectStore> = Arc::new(
+            s3_builder(aws)
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|source| StoreError::S3 {
+                    spec: spec.into(),
+                    source,
+                })?,
+        );
         let name = key.rsplit('/').next().unwrap_or(key).to_owned();
         return Ok(SourceFile {
             family,
@@ -204,7 +218,11 @@ mod tests {
         assert!(target.is_dir());
         assert!(store.url.starts_with("file:///"), "{}", store.url);
         assert!(store.location("x.parquet").ends_with("/a/b/x.parquet"));
-        let again = open_store(&format!("file://{}", target.display()), &AwsSettings::default()).unwrap();
+        let again = open_store(
+            &format!("file://{}", target.display()),
+            &AwsSettings::default(),
+        )
+        .unwrap();
         assert_eq!(again.url, store.url);
     }
 
@@ -212,7 +230,12 @@ mod tests {
     fn unsupported_schemes_and_missing_files_are_clear_errors() {
         let e = open_store("gs://bucket", &AwsSettings::default()).unwrap_err();
         assert!(e.to_string().contains("s3://bucket/prefix"), "{e}");
-        let e = source_file(Family::Cooperative, "/no/such/file.csv", &AwsSettings::default()).unwrap_err();
+        let e = source_file(
+            Family::Cooperative,
+            "/no/such/file.csv",
+            &AwsSettings::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("no such file"), "{e}");
         assert!(open_store("memory://", &AwsSettings::default()).is_ok());
     }
@@ -228,6 +251,9 @@ mod tests {
         ]);
         let s = open_store("s3://bucket/some/prefix/", &aws).unwrap();
         assert_eq!(s.url, "s3://bucket/some/prefix");
-        assert_eq!(s.location("_manifests/x.json"), "s3://bucket/some/prefix/_manifests/x.json");
+        assert_eq!(
+            s.location("_manifests/x.json"),
+            "s3://bucket/some/prefix/_manifests/x.json"
+        );
     }
 }

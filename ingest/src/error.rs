@@ -7,7 +7,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// No registry file was given.
-    #[error("no registry file given: pass at least one --cooperatives, --associations or --mutuals FILE")]
+    #[error(
+        "no registry file given: pass at least one --cooperatives, --associations or --mutuals FILE"
+    )]
     NoSources,
     /// A file could not be opened or read.
     #[error("{file}: cannot read the file: {source}")]
@@ -50,7 +52,9 @@ pub enum IngestError {
         message: String,
     },
     /// No header row was found in an XLSX sheet.
-    #[error("{file}: sheet `{sheet}` has no header row with an `Identifiant` cell in its first 10 rows")]
+    #[error(
+        "{file}: sheet `{sheet}` has no header row with an `Identifiant` cell in its first 10 rows"
+    )]
     NoHeaderRow {
         /// The file.
         file: String,
@@ -84,7 +88,9 @@ pub enum IngestError {
         source: object_store::Error,
     },
     /// Every sequence number tried was taken by concurrent ingests.
-    #[error("could not commit the snapshot: {attempts} sequence numbers in a row were taken by concurrent ingests")]
+    #[error(
+        "could not commit the snapshot: {attempts} sequence numbers in a row were taken by concurrent ingests"
+    )]
     CommitContention {
         /// Attempts made.
         attempts: u32,

@@ -264,9 +264,15 @@ mod tests {
     fn association_headers() {
         let m = ColumnMap::new(
             Family::Association,
-            ["Identifiant", "Nom", "الاسم", "Province/Préfecture", "UTILITE PUBLIQUE"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "Identifiant",
+                "Nom",
+                "الاسم",
+                "Province/Préfecture",
+                "UTILITE PUBLIQUE",
+            ]
+            .map(String::from)
+            .to_vec(),
         );
         assert!(m.has(Field::SourceId) && m.has(Field::NameAr) && m.has(Field::PublicUtility));
         assert!(m.unknown.is_empty());

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ess_schemas::layout::{
-    IngestReport, MANIFEST_DIR, Manifest, MANIFEST_FORMAT, SourceRef, manifest_path,
+    IngestReport, MANIFEST_DIR, MANIFEST_FORMAT, Manifest, SourceRef, manifest_path,
     manifest_sequence, organisations_part_path, quarantine_path, report_path, snapshot_id,
 };
 use futures::TryStreamExt;
@@ -113,7 +113,9 @@ impl IngestJobBuilder {
             return Err(IngestError::NoSources);
         }
         Ok(IngestJob {
-            store: self.store.ok_or_else(|| IngestError::Task("no store given".into()))?,
+            store: self
+                .store
+                .ok_or_else(|| IngestError::Task("no store given".into()))?,
             sources: self.sources,
             progress: self.progress.unwrap_or_default(),
             layout: self.layout,
@@ -121,7 +123,10 @@ impl IngestJobBuilder {
     }
 }
 
-fn store_err<'a>(operation: &'static str, path: &'a ObjectPath) -> impl Fn(object_store::Error) -> IngestError + 'a {
+fn store_err<'a>(
+    operation: &'static str,
+    path: &'a ObjectPath,
+) -> impl Fn(object_store::Error) -> IngestError + 'a {
     move |source| IngestError::Store {
         operation,
         path: path.to_string(),
@@ -164,9 +169,10 @@ impl IngestJob {
         let progress = self.progress.clone();
         let layout = self.layout;
         let staging_dir = dir.path().to_owned();
-        let staged = tokio::task::spawn_blocking(move || stage(&local, &staging_dir, layout, &progress))
-            .await
-            .map_err(|e| IngestError::Task(e.to_string()))??;
+        let staged =
+            tokio::task::spawn_blocking(move || stage(&local, &staging_dir, layout, &progress))
+                .await
+                .map_err(|e| IngestError::Task(e.to_string()))??;
 
         let mut report = IngestReport {
             run_id: run_id.clone(),
@@ -336,17 +342,24 @@ async fn commit(store: &Arc<dyn ObjectStore>, mut manifest: Manifest) -> Result<
     for _ in 0..COMMIT_ATTEMPTS {
         manifest.sequence = sequence;
         manifest.snapshot_id = snapshot_id(sequence);
-        manifest.created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        manifest.created_at =
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let location = ObjectPath::from(manifest_path(sequence));
         let body = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
         let opts = PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
-        match store.put_opts(&location, PutPayload::from(body), opts).await {
+        match store
+            .put_opts(&location, PutPayload::from(body), opts)
+            .await
+        {
             Ok(_) => return Ok(manifest),
             Err(object_store::Error::AlreadyExists { .. }) => {
-                tracing::info!(sequence, "sequence number taken by a concurrent ingest; trying the next");
+                tracing::info!(
+                    sequence,
+                    "sequence number taken by a concurrent ingest; trying the next"
+                );
                 sequence += 1;
             }
             Err(e) => return Err(store_err("commit", &location)(e)),
@@ -381,7 +394,10 @@ mod tests {
             let rejected = expected["rejected"][family].as_u64().unwrap_or(0);
             let superseded = expected["superseded"][family].as_u64().unwrap_or(0);
             assert_eq!(totals.rejected, rejected, "rejected {family}: {report:#?}");
-            assert_eq!(totals.superseded, superseded, "superseded {family}: {report:#?}");
+            assert_eq!(
+                totals.superseded, superseded,
+                "superseded {family}: {report:#?}"
+            );
         }
         assert_eq!(report.organisations, expected["total"].as_u64().unwrap());
         assert_eq!(outcome.manifest.rows, report.organisations);
@@ -400,7 +416,9 @@ mod tests {
         assert_eq!(second.manifest.sequence, 2);
         assert_ne!(second.manifest.run_id, outcome.manifest.run_id);
         store
-            .head(&ObjectPath::from(outcome.manifest.organisations_parquet[0].as_str()))
+            .head(&ObjectPath::from(
+                outcome.manifest.organisations_parquet[0].as_str(),
+            ))
             .await
             .unwrap();
     }
@@ -410,7 +428,10 @@ mod tests {
         let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
         // A manifest a concurrent ingest committed at #1 after we listed.
         store
-            .put(&ObjectPath::from(manifest_path(1)), PutPayload::from_static(b"{}"))
+            .put(
+                &ObjectPath::from(manifest_path(1)),
+                PutPayload::from_static(b"{}"),
+            )
             .await
             .unwrap();
         let outcome = IngestJob::builder()

@@ -3,8 +3,8 @@
 use ess_schemas::places::resolve_place;
 use ess_schemas::reference::{OTHER_SECTOR, Reference};
 use ess_schemas::values::{
-    DateForms, Raw, cooperative_status, date_field, employees_total, integer_field,
-    mutual_status, yes_no,
+    DateForms, Raw, cooperative_status, date_field, employees_total, integer_field, mutual_status,
+    yes_no,
 };
 use ess_schemas::{Family, Flags, Organisation, QualityFlag, Status};
 
@@ -43,12 +43,18 @@ fn source_id(raw: &Raw) -> Result<String, Rejection> {
         other => {
             return Err(Rejection::new(
                 "invalid_id",
-                format!("identifier `{}` is not a whole number or text", other.describe()),
+                format!(
+                    "identifier `{}` is not a whole number or text",
+                    other.describe()
+                ),
             ));
         }
     };
     if id.is_empty() {
-        return Err(Rejection::new("missing_source_id", "the row has no identifier"));
+        return Err(Rejection::new(
+            "missing_source_id",
+            "the row has no identifier",
+        ));
     }
     Ok(id)
 }
@@ -138,8 +144,7 @@ pub fn normalize(
     let employees_women = integer_field(record.get(Field::EmployeesWomen), &mut flags);
     let employees_men = integer_field(record.get(Field::EmployeesMen), &mut flags);
     let volunteers = integer_field(record.get(Field::Volunteers), &mut flags);
-    let employees_total =
-        employees_total(given_total, employees_women, employees_men, &mut flags);
+    let employees_total = employees_total(given_total, employees_women, employees_men, &mut flags);
     let public_utility = match family {
         Family::Association => yes_no(record.get(Field::PublicUtility)),
         _ => None,
@@ -211,7 +216,11 @@ mod tests {
         assert_eq!(o.province_code.as_deref(), Some("MA-TAI"));
         assert_eq!(o.founded_year, Some(2017));
         assert_eq!(o.status, Status::InLiquidation);
-        assert_eq!(o.employees_total, Some(0), "women + men when no total is given");
+        assert_eq!(
+            o.employees_total,
+            Some(0),
+            "women + men when no total is given"
+        );
         assert!(o.quality_flags.is_empty());
         assert!(o.activities.is_empty());
     }
@@ -260,8 +269,14 @@ mod tests {
                 .reason
         };
         assert_eq!(reject(&[(Field::Name, t("X"))]), "missing_source_id");
-        assert_eq!(reject(&[(Field::SourceId, t("  ")), (Field::Name, t("X"))]), "missing_source_id");
+        assert_eq!(
+            reject(&[(Field::SourceId, t("  ")), (Field::Name, t("X"))]),
+            "missing_source_id"
+        );
         assert_eq!(reject(&[(Field::SourceId, t("1"))]), "missing_name");
-        assert_eq!(reject(&[(Field::SourceId, Raw::Float(1.5)), (Field::Name, t("X"))]), "invalid_id");
+        assert_eq!(
+            reject(&[(Field::SourceId, Raw::Float(1.5)), (Field::Name, t("X"))]),
+            "invalid_id"
+        );
     }
 }

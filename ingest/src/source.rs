@@ -42,9 +42,10 @@ impl SourceFile {
     /// A local file; its name is the path's file name.
     pub fn path(family: Family, path: impl Into<PathBuf>) -> Self {
         let path = path.into();
-        let name = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         SourceFile {
             family,
             name,

@@ -95,7 +95,9 @@ fn parquet_err(what: &str) -> impl Fn(parquet::errors::ParquetError) -> IngestEr
 /// also writes the column and offset indexes), and dictionary encoding.
 pub(crate) fn writer_properties(layout: &ParquetLayout) -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(layout.row_group_rows))
@@ -161,7 +163,10 @@ pub(crate) fn stage(
             ..FileReport::default()
         };
 
-        let input = CountingReader::new(source.data.open().map_err(io_err)?, progress.bytes_done.clone());
+        let input = CountingReader::new(
+            source.data.open().map_err(io_err)?,
+            progress.bytes_done.clone(),
+        );
         let mut collector = Collector {
             family: source.family,
             file: &source.name,
@@ -207,7 +212,10 @@ pub(crate) fn stage(
     drop(staging);
     quarantine.flush()?;
     let quarantine_rows = quarantine.rows;
-    quarantine.writer.close().map_err(parquet_err("the quarantine"))?;
+    quarantine
+        .writer
+        .close()
+        .map_err(parquet_err("the quarantine"))?;
 
     // Superseded rows are counted against the file they came from.
     for (row, superseded) in dedup.superseded.iter().enumerate() {
@@ -357,7 +365,14 @@ struct QuarantineWriter {
 }
 
 impl QuarantineWriter {
-    fn push(&mut self, family: Family, file: &str, row: i64, rejection: &Rejection, raw: &str) -> Result<()> {
+    fn push(
+        &mut self,
+        family: Family,
+        file: &str,
+        row: i64,
+        rejection: &Rejection,
+        raw: &str,
+    ) -> Result<()> {
         let b = &mut self.builder;
         b.family.append_value(family.as_str());
         b.file.append_value(file);
@@ -391,7 +406,9 @@ impl QuarantineWriter {
             ],
         )
         .map_err(encode_err("the quarantine"))?;
-        self.writer.write(&batch).map_err(parquet_err("the quarantine"))
+        self.writer
+            .write(&batch)
+            .map_err(parquet_err("the quarantine"))
     }
 }
 
@@ -437,7 +454,11 @@ impl RowSink for Collector<'_> {
                 self.report.rows_read += 1;
                 self.report.accepted += 1;
                 for flag in org.quality_flags.iter() {
-                    *self.report.flags.entry(flag.as_str().to_owned()).or_default() += 1;
+                    *self
+                        .report
+                        .flags
+                        .entry(flag.as_str().to_owned())
+                        .or_default() += 1;
                 }
                 self.dedup.accept(self.family, &org.source_id);
                 self.builder.push(&org);
@@ -460,7 +481,9 @@ impl RowSink for Collector<'_> {
             .entry(rejection.reason.to_owned())
             .or_default() += 1;
         tracing::debug!(file = self.file, row, reason = rejection.reason, detail = %rejection.detail, "row rejected");
-        let r = self.quarantine.push(self.family, self.file, row, &rejection, &raw);
+        let r = self
+            .quarantine
+            .push(self.family, self.file, row, &rejection, &raw);
         self.keep_error(r);
     }
 }

@@ -54,7 +54,12 @@ impl Catalog {
     /// The manifest of snapshot number `sequence`.
     pub async fn manifest(&self, sequence: u64) -> Result<Manifest> {
         let path = manifest_path(sequence);
-        let bytes = self.store.get(&Path::from(path.as_str())).await?.bytes().await?;
+        let bytes = self
+            .store
+            .get(&Path::from(path.as_str()))
+            .await?
+            .bytes()
+            .await?;
         serde_json::from_slice(&bytes).map_err(|e| QueryError::Manifest {
             path,
             message: e.to_string(),
@@ -82,7 +87,9 @@ impl Catalog {
 
     /// The snapshot with this public id.
     pub async fn by_id(&self, id: &str) -> Result<Manifest> {
-        let seq: u64 = id.parse().map_err(|_| QueryError::UnknownSnapshot { id: id.to_owned() })?;
+        let seq: u64 = id
+            .parse()
+            .map_err(|_| QueryError::UnknownSnapshot { id: id.to_owned() })?;
         match self.manifest(seq).await {
             Err(QueryError::Store(object_store::Error::NotFound { .. })) => {
                 Err(QueryError::UnknownSnapshot { id: id.to_owned() })

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::expr::Like;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, coalesce, col, lit, when};
@@ -136,8 +138,8 @@ impl SnapshotEngine {
             .iter()
             .map(|p| ListingTableUrl::parse(format!("{STORE_URL}/{p}")))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet");
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config = ListingTableConfig::new_with_multi_paths(paths)
             .with_listing_options(options)
             .with_schema(organisation_schema());
@@ -253,10 +255,18 @@ fn escape_like(text: &str) -> String {
 /// The filter as one predicate, or `None` when it filters nothing.
 fn filter_expr(filter: &Filter) -> Option<Expr> {
     let any_of = |column: &str, values: Vec<String>| -> Option<Expr> {
-        (!values.is_empty()).then(|| col(column).in_list(values.into_iter().map(lit).collect(), false))
+        (!values.is_empty())
+            .then(|| col(column).in_list(values.into_iter().map(lit).collect(), false))
     };
     let mut parts: Vec<Expr> = [
-        any_of(c::FAMILY, filter.families.iter().map(|f| f.as_str().to_owned()).collect()),
+        any_of(
+            c::FAMILY,
+            filter
+                .families
+                .iter()
+                .map(|f| f.as_str().to_owned())
+                .collect(),
+        ),
         any_of(c::REGION_CODE, filter.regions.clone()),
         any_of(c::PROVINCE_CODE, filter.provinces.clone()),
         any_of(c::SECTOR_CODE, filter.sectors.clone()),
@@ -333,14 +343,20 @@ fn sums_at(batch: &RecordBatch, row: usize) -> Result<Sums> {
 fn group_key(batch: &RecordBatch, dims: &[Dimension], row: usize) -> Result<GroupKey> {
     let mut key = GroupKey::default();
     for d in dims {
-        let array = batch.column_by_name(d.column()).ok_or_else(|| QueryError::InvalidRequest {
-            field: "groupBy",
-            message: format!("column `{}` missing from the answer", d.column()),
-        })?;
+        let array = batch
+            .column_by_name(d.column())
+            .ok_or_else(|| QueryError::InvalidRequest {
+                field: "groupBy",
+                message: format!("column `{}` missing from the answer", d.column()),
+            })?;
         if array.is_null(row) {
             continue;
         }
-        let text = || array.as_string_opt::<i32>().map(|s| s.value(row).to_owned());
+        let text = || {
+            array
+                .as_string_opt::<i32>()
+                .map(|s| s.value(row).to_owned())
+        };
         match d {
             Dimension::Family => key.family = text().as_deref().and_then(Family::parse),
             Dimension::Region => key.region = text(),
@@ -348,9 +364,7 @@ fn group_key(batch: &RecordBatch, dims: &[Dimension], row: usize) -> Result<Grou
             Dimension::Sector => key.sector = text(),
             Dimension::Status => key.status = text(),
             Dimension::FoundedYear => {
-                key.founded_year = array
-                    .as_primitive_opt::<Int32Type>()
-                    .map(|a| a.value(row))
+                key.founded_year = array.as_primitive_opt::<Int32Type>().map(|a| a.value(row))
             }
         }
     }

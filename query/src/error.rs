@@ -4,7 +4,9 @@
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     /// The store holds no committed snapshot yet.
-    #[error("the store `{store}` has no snapshot yet: publish one with `ess ingest --store {store} ...`")]
+    #[error(
+        "the store `{store}` has no snapshot yet: publish one with `ess ingest --store {store} ...`"
+    )]
     NoSnapshot {
         /// The store.
         store: String,

@@ -16,4 +16,4 @@ pub mod request;
 pub use catalog::Catalog;
 pub use engine::{AggregateOutput, Group, GroupKey, OrganisationPage, SnapshotEngine};
 pub use error::{QueryError, Result};
-pub use request::{AggregateRequest, Dimension, Filter, OrganisationsRequest, MAX_PAGE};
+pub use request::{AggregateRequest, Dimension, Filter, MAX_PAGE, OrganisationsRequest};

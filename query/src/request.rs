@@ -59,15 +59,24 @@ impl Filter {
     /// says so rather than an empty answer.
     pub fn validate(&self) -> Result<()> {
         let r = reference();
-        check_codes("region", &self.regions, |c| r.region(c).is_some(), || {
-            r.regions().iter().map(|x| x.code.clone()).collect()
-        })?;
-        check_codes("province", &self.provinces, |c| r.province(c).is_some(), || {
-            r.provinces().iter().map(|x| x.code.clone()).collect()
-        })?;
-        check_codes("sector", &self.sectors, |c| r.sector(c).is_some(), || {
-            r.sectors().iter().map(|x| x.code.clone()).collect()
-        })?;
+        check_codes(
+            "region",
+            &self.regions,
+            |c| r.region(c).is_some(),
+            || r.regions().iter().map(|x| x.code.clone()).collect(),
+        )?;
+        check_codes(
+            "province",
+            &self.provinces,
+            |c| r.province(c).is_some(),
+            || r.provinces().iter().map(|x| x.code.clone()).collect(),
+        )?;
+        check_codes(
+            "sector",
+            &self.sectors,
+            |c| r.sector(c).is_some(),
+            || r.sectors().iter().map(|x| x.code.clone()).collect(),
+        )?;
         if let (Some(from), Some(to)) = (self.founded_from, self.founded_to)
             && from > to
         {
@@ -90,7 +99,10 @@ fn check_codes(
         None => Ok(()),
         Some(bad) => Err(QueryError::InvalidRequest {
             field,
-            message: format!("unknown {field} code `{bad}`; known codes: {}", all().join(", ")),
+            message: format!(
+                "unknown {field} code `{bad}`; known codes: {}",
+                all().join(", ")
+            ),
         }),
     }
 }
@@ -171,7 +183,10 @@ mod tests {
             ..Filter::default()
         };
         let msg = f.validate().unwrap_err().to_string();
-        assert!(msg.contains("unknown region code `MA-99`") && msg.contains("MA-12"), "{msg}");
+        assert!(
+            msg.contains("unknown region code `MA-99`") && msg.contains("MA-12"),
+            "{msg}"
+        );
         let f = Filter {
             sectors: vec!["argan".into()],
             ..Filter::default()

@@ -184,8 +184,11 @@ pub struct OrganisationBatchBuilder {
 impl Default for OrganisationBatchBuilder {
     fn default() -> Self {
         let list = || {
-            ListBuilder::new(StringBuilder::new())
-                .with_field(Arc::new(Field::new("item", DataType::Utf8, true)))
+            ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
+                "item",
+                DataType::Utf8,
+                true,
+            )))
         };
         Self {
             org_id: StringBuilder::new(),
@@ -230,11 +233,10 @@ impl OrganisationBatchBuilder {
         }
         self.activities.append(true);
         self.region_code.append_option(org.region_code.as_deref());
-        self.province_code.append_option(org.province_code.as_deref());
-        self.founded_on.append_option(
-            org.founded_on
-                .map(|d| (d - EPOCH).num_days() as i32),
-        );
+        self.province_code
+            .append_option(org.province_code.as_deref());
+        self.founded_on
+            .append_option(org.founded_on.map(|d| (d - EPOCH).num_days() as i32));
         self.founded_year.append_option(org.founded_year);
         self.status.append_value(org.status.as_str());
         self.members_total.append_option(org.members_total);
@@ -331,11 +333,12 @@ fn opt_str(batch: &RecordBatch, name: &str, row: usize) -> Result<Option<String>
 }
 
 fn str_list(batch: &RecordBatch, name: &str, row: usize) -> Result<Vec<String>, SchemaError> {
-    let list = column(batch, name)?
-        .as_list_opt::<i32>()
-        .ok_or_else(|| SchemaError::ColumnType {
-            column: name.to_owned(),
-        })?;
+    let list =
+        column(batch, name)?
+            .as_list_opt::<i32>()
+            .ok_or_else(|| SchemaError::ColumnType {
+                column: name.to_owned(),
+            })?;
     if list.is_null(row) {
         return Ok(Vec::new());
     }
@@ -383,7 +386,8 @@ pub fn organisations_from_batch(batch: &RecordBatch) -> Result<Vec<Organisation>
             }
             Ok(Organisation {
                 org_id: req(col::ORG_ID)?,
-                family: Family::parse(&family_text).ok_or_else(|| bad(col::FAMILY, &family_text))?,
+                family: Family::parse(&family_text)
+                    .ok_or_else(|| bad(col::FAMILY, &family_text))?,
                 source_id: req(col::SOURCE_ID)?,
                 name: req(col::NAME)?,
                 name_ar: opt_str(batch, col::NAME_AR, row)?,
@@ -395,17 +399,24 @@ pub fn organisations_from_batch(batch: &RecordBatch) -> Result<Vec<Organisation>
                     .is_valid(row)
                     .then(|| EPOCH + chrono::Duration::days(founded_on.value(row) as i64)),
                 founded_year: founded_year.is_valid(row).then(|| founded_year.value(row)),
-                status: [Status::Active, Status::InLiquidation, Status::Dissolved, Status::Unknown]
-                    .into_iter()
-                    .find(|s| s.as_str() == status_text)
-                    .ok_or_else(|| bad(col::STATUS, &status_text))?,
+                status: [
+                    Status::Active,
+                    Status::InLiquidation,
+                    Status::Dissolved,
+                    Status::Unknown,
+                ]
+                .into_iter()
+                .find(|s| s.as_str() == status_text)
+                .ok_or_else(|| bad(col::STATUS, &status_text))?,
                 members_total: opt_i64(batch, col::MEMBERS_TOTAL, row)?,
                 members_women: opt_i64(batch, col::MEMBERS_WOMEN, row)?,
                 employees_total: opt_i64(batch, col::EMPLOYEES_TOTAL, row)?,
                 employees_women: opt_i64(batch, col::EMPLOYEES_WOMEN, row)?,
                 employees_men: opt_i64(batch, col::EMPLOYEES_MEN, row)?,
                 volunteers: opt_i64(batch, col::VOLUNTEERS, row)?,
-                public_utility: public_utility.is_valid(row).then(|| public_utility.value(row)),
+                public_utility: public_utility
+                    .is_valid(row)
+                    .then(|| public_utility.value(row)),
                 quality_flags,
                 source_file: req(col::SOURCE_FILE)?,
                 source_row: opt_i64(batch, col::SOURCE_ROW, row)?
@@ -480,10 +491,27 @@ mod tests {
     #[test]
     fn schema_has_every_column_sources_md_names() {
         let names = [
-            "org_id", "family", "source_id", "name", "name_ar", "sector_code", "activities",
-            "region_code", "province_code", "founded_on", "founded_year", "status",
-            "members_total", "members_women", "employees_total", "employees_women",
-            "employees_men", "volunteers", "public_utility", "quality_flags", "source_file",
+            "org_id",
+            "family",
+            "source_id",
+            "name",
+            "name_ar",
+            "sector_code",
+            "activities",
+            "region_code",
+            "province_code",
+            "founded_on",
+            "founded_year",
+            "status",
+            "members_total",
+            "members_women",
+            "employees_total",
+            "employees_women",
+            "employees_men",
+            "volunteers",
+            "public_utility",
+            "quality_flags",
+            "source_file",
             "source_row",
         ];
         let schema = organisation_schema();

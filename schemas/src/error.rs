@@ -4,7 +4,9 @@
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     /// A batch lacks a canonical column.
-    #[error("column `{column}` is missing from the batch; is this an organisations table of this version?")]
+    #[error(
+        "column `{column}` is missing from the batch; is this an organisations table of this version?"
+    )]
     MissingColumn {
         /// The column.
         column: String,

@@ -214,7 +214,10 @@ mod tests {
         assert_eq!(manifest_sequence(&manifest_path(7)), Some(7));
         assert_eq!(manifest_sequence(&manifest_path(u64::MAX)), Some(u64::MAX));
         assert_eq!(manifest_sequence("_manifests/7.json"), None);
-        assert_eq!(manifest_sequence("_manifests/00000000000000000007.json.tmp"), None);
+        assert_eq!(
+            manifest_sequence("_manifests/00000000000000000007.json.tmp"),
+            None
+        );
         assert!(manifest_path(9) < manifest_path(10));
         assert_eq!(snapshot_id(7), "000007");
     }

@@ -79,7 +79,10 @@ mod tests {
     use crate::reference::reference;
     use rstest::rstest;
 
-    fn resolve(region: &str, province: &str) -> (Option<String>, Option<String>, Vec<&'static str>) {
+    fn resolve(
+        region: &str,
+        province: &str,
+    ) -> (Option<String>, Option<String>, Vec<&'static str>) {
         let mut flags = Flags::default();
         let p = resolve_place(reference(), region, province, &mut flags);
         (
@@ -148,8 +151,16 @@ mod tests {
         #[case] want_flags: &[&str],
     ) {
         let (r, p, f) = resolve(region, province);
-        assert_eq!(r.as_deref(), want_region, "region of ({region:?}, {province:?})");
-        assert_eq!(p.as_deref(), want_province, "province of ({region:?}, {province:?})");
+        assert_eq!(
+            r.as_deref(),
+            want_region,
+            "region of ({region:?}, {province:?})"
+        );
+        assert_eq!(
+            p.as_deref(),
+            want_province,
+            "province of ({region:?}, {province:?})"
+        );
         assert_eq!(f, want_flags, "flags of ({region:?}, {province:?})");
     }
 }

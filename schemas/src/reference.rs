@@ -371,11 +371,21 @@ mod tests {
     #[test]
     fn sector_aliases_are_per_family() {
         let r = reference();
-        assert_eq!(r.match_sector(Family::Cooperative, " argane ").unwrap().code, "ARGAN");
-        assert_eq!(r.match_sector(Family::Association, "Autre").unwrap().code, "OTHER");
+        assert_eq!(
+            r.match_sector(Family::Cooperative, " argane ")
+                .unwrap()
+                .code,
+            "ARGAN"
+        );
+        assert_eq!(
+            r.match_sector(Family::Association, "Autre").unwrap().code,
+            "OTHER"
+        );
         assert!(r.match_sector(Family::Association, "Argane").is_none());
         assert_eq!(
-            r.match_sector(Family::Mutual, "SOCIETE MUTUELLE D’ASSURANCE").unwrap().code,
+            r.match_sector(Family::Mutual, "SOCIETE MUTUELLE D’ASSURANCE")
+                .unwrap()
+                .code,
             "INSURANCE"
         );
     }

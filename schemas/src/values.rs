@@ -351,7 +351,11 @@ mod tests {
     #[case(DateForms::Json, text("12/08/1993"), Err(InvalidValue))]
     #[case(DateForms::Json, Raw::Int(1993), Err(InvalidValue))]
     #[case(DateForms::Json, Raw::Empty, Ok(Founded::default()))]
-    fn dates(#[case] forms: DateForms, #[case] raw: Raw, #[case] expected: Result<Founded, InvalidValue>) {
+    fn dates(
+        #[case] forms: DateForms,
+        #[case] raw: Raw,
+        #[case] expected: Result<Founded, InvalidValue>,
+    ) {
         assert_eq!(parse_date(&raw, forms), expected, "{raw:?} as {forms:?}");
     }
 

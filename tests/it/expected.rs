@@ -29,11 +29,31 @@ pub struct Grouping {
 
 /// Every grouping of `expected_aggregates.json`.
 pub const GROUPINGS: [Grouping; 6] = [
-    Grouping { key: "region_family", dimensions: &["REGION", "FAMILY"], filter: None },
-    Grouping { key: "sector_family", dimensions: &["SECTOR", "FAMILY"], filter: None },
-    Grouping { key: "province", dimensions: &["PROVINCE"], filter: None },
-    Grouping { key: "family", dimensions: &["FAMILY"], filter: None },
-    Grouping { key: "year_family", dimensions: &["FOUNDED_YEAR", "FAMILY"], filter: None },
+    Grouping {
+        key: "region_family",
+        dimensions: &["REGION", "FAMILY"],
+        filter: None,
+    },
+    Grouping {
+        key: "sector_family",
+        dimensions: &["SECTOR", "FAMILY"],
+        filter: None,
+    },
+    Grouping {
+        key: "province",
+        dimensions: &["PROVINCE"],
+        filter: None,
+    },
+    Grouping {
+        key: "family",
+        dimensions: &["FAMILY"],
+        filter: None,
+    },
+    Grouping {
+        key: "year_family",
+        dimensions: &["FOUNDED_YEAR", "FAMILY"],
+        filter: None,
+    },
     Grouping {
         key: "coop_fes_meknes_by_sector",
         dimensions: &["SECTOR"],

@@ -61,12 +61,24 @@ async fn every_expected_aggregate_through_graphql() {
             assert_same_measures(&format!("{} {k}", g.key), w, &got[k]);
         }
         // Nothing is dropped: the groups add up to the total.
-        let organisations: i64 = got.values().map(|r| r["organisations"].as_i64().unwrap()).sum();
-        assert_eq!(organisations, answer["total"]["organisations"].as_i64().unwrap(), "{}", g.key);
+        let organisations: i64 = got
+            .values()
+            .map(|r| r["organisations"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            organisations,
+            answer["total"]["organisations"].as_i64().unwrap(),
+            "{}",
+            g.key
+        );
         assert_eq!(answer["snapshot"]["id"], "000001");
     }
     let total = aggregate(&client, &[], None).await;
-    assert_eq!(total["rows"].as_array().unwrap().len(), 1, "no dimension: one group");
+    assert_eq!(
+        total["rows"].as_array().unwrap().len(),
+        1,
+        "no dimension: one group"
+    );
     assert_eq!(total["total"]["organisations"], expected()["total"]);
 }
 
@@ -103,5 +115,8 @@ async fn rejected_and_superseded_counts_in_the_ingest_report() {
             "superseded {family}"
         );
     }
-    assert_eq!(snapshot["rejected"].as_i64().unwrap(), rejected.values().sum::<i64>());
+    assert_eq!(
+        snapshot["rejected"].as_i64().unwrap(),
+        rejected.values().sum::<i64>()
+    );
 }

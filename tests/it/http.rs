@@ -24,9 +24,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -39,7 +38,10 @@ impl Client {
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
-        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+        let body = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
         Reply {
             status,
             content_type,
@@ -48,7 +50,8 @@ impl Client {
     }
 
     pub async fn get(&self, uri: &str) -> Reply {
-        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
     }
 
     /// POSTs a GraphQL query; returns the whole response.
@@ -100,7 +103,9 @@ async fn graphiql_health_and_get_queries() {
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.json()["snapshot"], "000001");
 
-    let got = client.get("/graphql?query=%7B%20snapshot%20%7B%20id%20organisations%20%7D%20%7D").await;
+    let got = client
+        .get("/graphql?query=%7B%20snapshot%20%7B%20id%20organisations%20%7D%20%7D")
+        .await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.json()["data"]["snapshot"]["organisations"], 1034);
 }
@@ -109,9 +114,11 @@ async fn graphiql_health_and_get_queries() {
 async fn labels_in_three_languages() {
     let client = sample_client().await;
     let data = client
-        .data(r#"{ regions { code fr: name ar: name(lang: AR) en: name(lang: EN) }
+        .data(
+            r#"{ regions { code fr: name ar: name(lang: AR) en: name(lang: EN) }
                   sectors { code en: name(lang: EN) }
-                  provinces { code name(lang: AR) region { code } } }"#)
+                  provinces { code name(lang: AR) region { code } } }"#,
+        )
         .await;
     let regions = data["regions"].as_array().unwrap();
     assert_eq!(regions.len(), 12);
@@ -120,7 +127,12 @@ async fn labels_in_three_languages() {
     assert_eq!(souss["ar"], "جهة سوس ماسة");
     assert_eq!(souss["en"], "Souss-Massa");
     assert_eq!(data["sectors"].as_array().unwrap().len(), 20);
-    let fes = data["provinces"].as_array().unwrap().iter().find(|p| p["code"] == "MA-FES").unwrap();
+    let fes = data["provinces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "MA-FES")
+        .unwrap();
     assert_eq!(fes["name"], "فاس");
     assert_eq!(fes["region"]["code"], "MA-03");
 }
@@ -136,7 +148,12 @@ async fn a_journalists_question() {
     let total = &data["aggregate"]["total"];
     assert!(total["organisations"].as_i64().unwrap() > 0);
     assert!(total["employeesWomen"].as_i64().is_some());
-    assert!(data["aggregate"]["snapshot"]["createdAt"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        data["aggregate"]["snapshot"]["createdAt"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
 }
 
 #[tokio::test]
@@ -154,7 +171,10 @@ async fn organisations_carry_every_field_and_their_provenance() {
     assert_eq!(conn["totalCount"], 1);
     let node = &conn["edges"][0]["node"];
     assert_eq!(node["sourceFile"], "cooperatives_2019_legacy.csv");
-    assert_eq!(node["name"], "Coopérative Tifaouine 373; dite \"Les femmes\"\nsection 2");
+    assert_eq!(
+        node["name"],
+        "Coopérative Tifaouine 373; dite \"Les femmes\"\nsection 2"
+    );
     assert_eq!(node["family"], "COOPERATIVE");
     assert_eq!(node["provinceCode"], "MA-FIG");
     assert_eq!(node["sector"]["name"], "Tourism");
@@ -190,16 +210,46 @@ async fn bad_requests_get_clear_errors() {
         .graphql(r#"{ aggregate(groupBy: [REGION], filter: {region: ["MA-99"]}) { total { organisations } } }"#, Value::Null)
         .await;
     let err = &r["errors"][0];
-    assert!(err["message"].as_str().unwrap().contains("unknown region code `MA-99`"), "{r}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown region code `MA-99`"),
+        "{r}"
+    );
     assert_eq!(err["extensions"]["code"], "INVALID_REQUEST");
 
-    let r = client.graphql("{ organisations(first: 0) { totalCount } }", Value::Null).await;
-    assert!(r["errors"][0]["message"].as_str().unwrap().contains("between 1 and 1000"), "{r}");
+    let r = client
+        .graphql("{ organisations(first: 0) { totalCount } }", Value::Null)
+        .await;
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("between 1 and 1000"),
+        "{r}"
+    );
 
-    let r = client.graphql(r#"{ organisations(after: "%%%") { totalCount } }"#, Value::Null).await;
-    assert!(r["errors"][0]["message"].as_str().unwrap().contains("not a cursor"), "{r}");
+    let r = client
+        .graphql(
+            r#"{ organisations(after: "%%%") { totalCount } }"#,
+            Value::Null,
+        )
+        .await;
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a cursor"),
+        "{r}"
+    );
 
-    let r = client.graphql("{ aggregate(groupBy: [NOPE]) { total { organisations } } }", Value::Null).await;
+    let r = client
+        .graphql(
+            "{ aggregate(groupBy: [NOPE]) { total { organisations } } }",
+            Value::Null,
+        )
+        .await;
     assert!(r["errors"].is_array(), "{r}");
 }
 
@@ -215,8 +265,14 @@ async fn parquet_extracts_download() {
     assert_eq!(&got.body[..4], b"PAR1");
     assert_eq!(&got.body[got.body.len() - 4..], b"PAR1");
 
-    let missing = client.get("/downloads/000001/_manifests/00000000000000000001.json").await;
-    assert_eq!(missing.status, StatusCode::NOT_FOUND, "only listed files are served");
+    let missing = client
+        .get("/downloads/000001/_manifests/00000000000000000001.json")
+        .await;
+    assert_eq!(
+        missing.status,
+        StatusCode::NOT_FOUND,
+        "only listed files are served"
+    );
     let missing = client.get("/downloads/999999/x.parquet").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }

@@ -4,4 +4,6 @@ mod expected;
 mod graphql_acceptance;
 mod http;
 mod query_samples;
+mod rules;
+mod shared_copies;
 mod support;

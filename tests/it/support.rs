@@ -24,6 +24,9 @@ pub async fn published_samples() -> (Arc<dyn ObjectStore>, IngestOutcome) {
 
 /// An engine over the latest snapshot of `store`.
 pub async fn engine(store: Arc<dyn ObjectStore>) -> SnapshotEngine {
-    let manifest = Catalog::new(store.clone(), "memory://").latest().await.expect("latest");
+    let manifest = Catalog::new(store.clone(), "memory://")
+        .latest()
+        .await
+        .expect("latest");
     SnapshotEngine::open(store, manifest).await.expect("engine")
 }

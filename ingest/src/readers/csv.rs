@@ -62,11 +62,13 @@ pub fn read_csv(
     let mut columns: Option<ColumnMap> = None;
     let mut raw = RawRecord::default();
     loop {
-        let more = reader.read_byte_record(&mut record).map_err(|e| IngestError::Csv {
-            file: file.to_owned(),
-            line: e.position().map_or(0, |p| p.line()),
-            message: e.to_string(),
-        })?;
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| IngestError::Csv {
+                file: file.to_owned(),
+                line: e.position().map_or(0, |p| p.line()),
+                message: e.to_string(),
+            })?;
         if !more {
             break;
         }
@@ -99,15 +101,24 @@ pub fn read_csv(
         raw.clear();
         for (value, field) in record.iter().zip(&map.columns) {
             if let Some(field) = field {
-                raw.set(*field, Raw::Text(String::from_utf8_lossy(value).into_owned()));
+                raw.set(
+                    *field,
+                    Raw::Text(String::from_utf8_lossy(value).into_owned()),
+                );
             }
         }
         if let Some(rejection) = sink.row(line, &raw) {
             let extra: Vec<String> = (map.headers.len()..record.len())
                 .map(|i| format!("column {}", i + 1))
                 .collect();
-            let names = map.headers.iter().map(String::as_str).chain(extra.iter().map(String::as_str));
-            let values = record.iter().map(|v| String::from_utf8_lossy(v).into_owned());
+            let names = map
+                .headers
+                .iter()
+                .map(String::as_str)
+                .chain(extra.iter().map(String::as_str));
+            let values = record
+                .iter()
+                .map(|v| String::from_utf8_lossy(v).into_owned());
             sink.reject(line, rejection, raw_json(names.zip(values)));
         }
     }
@@ -146,16 +157,14 @@ impl LineEnds {
             }
             self.pending.pop_front();
         }
-        let mut next = offset;
         let mut leading = 0;
-        for &(at, byte) in &self.pending {
-            if at != next {
+        for (expected, &(at, byte)) in (offset..).zip(self.pending.iter()) {
+            if at != expected {
                 break;
             }
             if byte == b'\n' {
                 leading += 1;
             }
-            next += 1;
         }
         1 + self.newlines_before + leading
     }
@@ -228,7 +237,10 @@ mod tests {
         assert_eq!(summary.delimiter.as_deref(), Some(";"));
         assert_eq!(summary.unknown_columns, vec!["Observations"]);
         assert_eq!(sink.accepted.len(), 2);
-        assert_eq!(sink.accepted[0].name, "Coop; dite \"Les femmes\"\nsection 2");
+        assert_eq!(
+            sink.accepted[0].name,
+            "Coop; dite \"Les femmes\"\nsection 2"
+        );
         assert_eq!(sink.accepted[0].source_row, 2);
         assert_eq!(sink.accepted[0].sector_code, "ARGAN");
         // The quoted line break makes the first record span lines 2–3; then a blank
@@ -244,7 +256,9 @@ mod tests {
 
     #[test]
     fn commas_and_windows_1252_and_any_header_order() {
-        let mut bytes = b"raison sociale,NUMERO IMMATRICULATION,Date de creation,Region,Province ,secteur\n".to_vec();
+        let mut bytes =
+            b"raison sociale,NUMERO IMMATRICULATION,Date de creation,Region,Province ,secteur\n"
+                .to_vec();
         bytes.extend_from_slice(b"Coop\xe9rative A,7,2014,F\xe8s-Mekn\xe8s,,Main d'\x9cuvre\n");
         let (sink, summary) = read(&bytes);
         assert_eq!(summary.encoding.as_deref(), Some("windows-1252"));
@@ -284,14 +298,25 @@ mod tests {
         )
         .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("bad.csv: no column for `source_id`"), "{msg}");
-        assert!(msg.contains("N° immatriculation") && msg.contains("Nom | Secteur"), "{msg}");
+        assert!(
+            msg.starts_with("bad.csv: no column for `source_id`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("N° immatriculation") && msg.contains("Nom | Secteur"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn an_empty_file_is_an_error_and_a_header_alone_is_no_rows() {
         let mut sink = Collect::new(Family::Cooperative);
-        let err = read_csv(Cursor::new(Vec::new()), TextEncoding::Utf8, "e.csv", &mut sink);
+        let err = read_csv(
+            Cursor::new(Vec::new()),
+            TextEncoding::Utf8,
+            "e.csv",
+            &mut sink,
+        );
         assert!(err.unwrap_err().to_string().contains("the file is empty"));
         let (sink, _) = read("\n\nN° immatriculation;Raison sociale\n\n".as_bytes());
         assert!(sink.accepted.is_empty() && sink.rejected.is_empty());

@@ -55,10 +55,12 @@ fn read_lines(mut input: impl BufRead, file: &str, sink: &mut dyn RowSink) -> Re
     let mut record = RawRecord::default();
     loop {
         line.clear();
-        let n = input.read_until(b'\n', &mut line).map_err(|source| IngestError::Io {
-            file: file.to_owned(),
-            source,
-        })?;
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|source| IngestError::Io {
+                file: file.to_owned(),
+                source,
+            })?;
         if n == 0 {
             break;
         }
@@ -85,7 +87,10 @@ fn element(value: Value, row: i64, record: &mut RawRecord, sink: &mut dyn RowSin
     let Value::Object(object) = value else {
         sink.reject(
             row,
-            Rejection::new("not_an_object", format!("expected an object, found {}", kind(&value))),
+            Rejection::new(
+                "not_an_object",
+                format!("expected an object, found {}", kind(&value)),
+            ),
             value.to_string(),
         );
         return;
@@ -230,18 +235,33 @@ mod tests {
         assert_eq!(a.source_id, "101");
         assert_eq!(a.province_code.as_deref(), Some("MA-CHT"));
         assert_eq!(a.founded_year, None);
-        assert!(a.quality_flags.contains(ess_schemas::QualityFlag::InvalidDate));
-        assert!(a.quality_flags.contains(ess_schemas::QualityFlag::EmploymentMismatch));
+        assert!(
+            a.quality_flags
+                .contains(ess_schemas::QualityFlag::InvalidDate)
+        );
+        assert!(
+            a.quality_flags
+                .contains(ess_schemas::QualityFlag::EmploymentMismatch)
+        );
         assert_eq!(a.members_total, Some(1930));
         let b = &sink.accepted[1];
         assert_eq!(b.region_code, None);
         assert_eq!(b.employees_total, None);
         assert_eq!(b.members_total, Some(17983));
         assert_eq!(b.source_row, 2);
-        let reasons: Vec<_> = sink.rejected.iter().map(|(r, j, _)| (*r, j.reason)).collect();
+        let reasons: Vec<_> = sink
+            .rejected
+            .iter()
+            .map(|(r, j, _)| (*r, j.reason))
+            .collect();
         assert_eq!(
             reasons,
-            vec![(3, "not_an_object"), (4, "not_an_object"), (5, "invalid_id"), (6, "missing_source_id")]
+            vec![
+                (3, "not_an_object"),
+                (4, "not_an_object"),
+                (5, "invalid_id"),
+                (6, "missing_source_id")
+            ]
         );
     }
 
@@ -250,8 +270,18 @@ mod tests {
         let sink = read(
             "{\"id\": \"M1\", \"denomination\": \"A\"}\n\n{\"id\": \"M2\", \"denomination\": \n null\r\n{\"id\": 3, \"denomination\": \"C\"}",
         );
-        assert_eq!(sink.accepted.iter().map(|o| o.source_row).collect::<Vec<_>>(), vec![1, 5]);
-        let reasons: Vec<_> = sink.rejected.iter().map(|(r, j, _)| (*r, j.reason)).collect();
+        assert_eq!(
+            sink.accepted
+                .iter()
+                .map(|o| o.source_row)
+                .collect::<Vec<_>>(),
+            vec![1, 5]
+        );
+        let reasons: Vec<_> = sink
+            .rejected
+            .iter()
+            .map(|(r, j, _)| (*r, j.reason))
+            .collect();
         assert_eq!(reasons, vec![(3, "invalid_json"), (4, "not_an_object")]);
     }
 

@@ -174,7 +174,10 @@ mod tests {
 
     #[test]
     fn utf8_bom_and_windows_1252() {
-        assert_eq!(decode_all("Région".as_bytes()), (TextEncoding::Utf8, "Région".into()));
+        assert_eq!(
+            decode_all("Région".as_bytes()),
+            (TextEncoding::Utf8, "Région".into())
+        );
         assert_eq!(
             decode_all(b"\xEF\xBB\xBFR\xC3\xA9gion"),
             (TextEncoding::Utf8Bom, "Région".into())
@@ -197,6 +200,9 @@ mod tests {
 
     #[test]
     fn a_truncated_sequence_at_the_end_is_not_utf8() {
-        assert_eq!(detect_encoding(&b"abc\xC3"[..]).unwrap(), TextEncoding::Windows1252);
+        assert_eq!(
+            detect_encoding(&b"abc\xC3"[..]).unwrap(),
+            TextEncoding::Windows1252
+        );
     }
 }

@@ -18,7 +18,11 @@ use crate::fields::{ColumnMap, Field, RawRecord};
 const HEADER_SEARCH_ROWS: u32 = 10;
 
 /// Reads an association workbook.
-pub fn read_xlsx(input: impl Read + Seek, file: &str, sink: &mut dyn RowSink) -> Result<ReadSummary> {
+pub fn read_xlsx(
+    input: impl Read + Seek,
+    file: &str,
+    sink: &mut dyn RowSink,
+) -> Result<ReadSummary> {
     let xlsx_err = |e: calamine::XlsxError| IngestError::Xlsx {
         file: file.to_owned(),
         message: e.to_string(),
@@ -177,9 +181,11 @@ fn raw_value(cell: &DataRef<'_>) -> Raw {
             Some(d) if dt.is_datetime() => Raw::Date(d.date()),
             _ => Raw::Other(format!("duration {}", dt.as_f64())),
         },
-        DataRef::DateTimeIso(s) => chrono::NaiveDate::parse_from_str(&s[..s.len().min(10)], "%Y-%m-%d")
-            .map(Raw::Date)
-            .unwrap_or_else(|_| Raw::Other(s.clone())),
+        DataRef::DateTimeIso(s) => {
+            chrono::NaiveDate::parse_from_str(&s[..s.len().min(10)], "%Y-%m-%d")
+                .map(Raw::Date)
+                .unwrap_or_else(|_| Raw::Other(s.clone()))
+        }
         DataRef::DurationIso(s) => Raw::Other(s.clone()),
         DataRef::Error(e) => Raw::Other(format!("#{e:?}")),
     }
@@ -202,11 +208,22 @@ mod tests {
                 ws.write_string(0, 0, "Lisez-moi").unwrap();
                 continue;
             }
-            ws.write_string(0, 0, "Registre des associations — extraction").unwrap();
+            ws.write_string(0, 0, "Registre des associations — extraction")
+                .unwrap();
             let headers = [
-                "Identifiant", "Nom", "الاسم", "Domaine d'intervention", "Région",
-                "Province/Préfecture", "Date de constitution", "Adhérents", "Salariés femmes",
-                "Salariés hommes", "Bénévoles", "Utilité publique", "Remarque",
+                "Identifiant",
+                "Nom",
+                "الاسم",
+                "Domaine d'intervention",
+                "Région",
+                "Province/Préfecture",
+                "Date de constitution",
+                "Adhérents",
+                "Salariés femmes",
+                "Salariés hommes",
+                "Bénévoles",
+                "Utilité publique",
+                "Remarque",
             ];
             for (c, h) in headers.iter().enumerate() {
                 ws.write_string(header_row, c as u16, *h).unwrap();
@@ -222,7 +239,7 @@ mod tests {
                             .write_datetime_with_format(
                                 r,
                                 c,
-                                &ExcelDateTime::from_ymd(*y, *m, *d).unwrap(),
+                                ExcelDateTime::from_ymd(*y, *m, *d).unwrap(),
                                 &date,
                             )
                             .map(|_| ()),
@@ -253,11 +270,64 @@ mod tests {
     #[test]
     fn title_rows_dates_and_numbers() {
         let rows = vec![
-            vec![S("A1"), S("Association Nour"), S("جمعية"), S("Droits des femmes;Agriculture"), S("Béni Mellal-Khénifra"), S("sidi ifni"), D(2002, 7, 6), N(5.0), N(0.0), N(1.0), N(12.0), S("Non"), S("x")],
-            vec![N(1002.0), E, S("جمعية 2"), S("Alphabétisation / Sport"), S("L'ORIENTAL"), S("Jerada"), S("12/08/2020"), S("15"), S("beaucoup"), N(2.5), E, S("Oui")],
+            vec![
+                S("A1"),
+                S("Association Nour"),
+                S("جمعية"),
+                S("Droits des femmes;Agriculture"),
+                S("Béni Mellal-Khénifra"),
+                S("sidi ifni"),
+                D(2002, 7, 6),
+                N(5.0),
+                N(0.0),
+                N(1.0),
+                N(12.0),
+                S("Non"),
+                S("x"),
+            ],
+            vec![
+                N(1002.0),
+                E,
+                S("جمعية 2"),
+                S("Alphabétisation / Sport"),
+                S("L'ORIENTAL"),
+                S("Jerada"),
+                S("12/08/2020"),
+                S("15"),
+                S("beaucoup"),
+                N(2.5),
+                E,
+                S("Oui"),
+            ],
             vec![E, E, E, E, E, E, E, E, E, E, E, E],
-            vec![S("A3"), S("Sans date"), E, E, E, E, S("2020-08-12"), E, E, E, E, E],
-            vec![S("A4"), S("Année seule"), E, E, E, E, N(2019.0), E, E, E, E, E],
+            vec![
+                S("A3"),
+                S("Sans date"),
+                E,
+                E,
+                E,
+                E,
+                S("2020-08-12"),
+                E,
+                E,
+                E,
+                E,
+                E,
+            ],
+            vec![
+                S("A4"),
+                S("Année seule"),
+                E,
+                E,
+                E,
+                E,
+                N(2019.0),
+                E,
+                E,
+                E,
+                E,
+                E,
+            ],
             vec![S("A5"), E, E, S("Culture")],
             vec![S(" "), S("Sans identifiant")],
         ];
@@ -278,14 +348,30 @@ mod tests {
         assert_eq!(a[1].members_total, Some(15));
         assert_eq!(a[1].employees_women, None);
         assert_eq!(a[1].employees_men, None);
-        assert!(a[1].quality_flags.contains(ess_schemas::QualityFlag::InvalidNumber));
+        assert!(
+            a[1].quality_flags
+                .contains(ess_schemas::QualityFlag::InvalidNumber)
+        );
         // The all-empty row (6) is not a row; text yyyy-mm-dd and a number are invalid
         // dates in the association registry.
         assert_eq!(a[2].source_row, 7);
-        assert!(a[2].quality_flags.contains(ess_schemas::QualityFlag::InvalidDate));
-        assert!(a[3].quality_flags.contains(ess_schemas::QualityFlag::InvalidDate));
-        let rejected: Vec<_> = sink.rejected.iter().map(|(r, j, _)| (*r, j.reason)).collect();
-        assert_eq!(rejected, vec![(9, "missing_name"), (10, "missing_source_id")]);
+        assert!(
+            a[2].quality_flags
+                .contains(ess_schemas::QualityFlag::InvalidDate)
+        );
+        assert!(
+            a[3].quality_flags
+                .contains(ess_schemas::QualityFlag::InvalidDate)
+        );
+        let rejected: Vec<_> = sink
+            .rejected
+            .iter()
+            .map(|(r, j, _)| (*r, j.reason))
+            .collect();
+        assert_eq!(
+            rejected,
+            vec![(9, "missing_name"), (10, "missing_source_id")]
+        );
         assert!(sink.rejected[1].2.contains("Sans identifiant"));
     }
 
@@ -304,6 +390,10 @@ mod tests {
         let err = read_xlsx(Cursor::new(bytes), "late.xlsx", &mut sink).unwrap_err();
         assert!(err.to_string().contains("no header row"), "{err}");
         let err = read_xlsx(Cursor::new(b"not a zip".to_vec()), "bad.xlsx", &mut sink).unwrap_err();
-        assert!(err.to_string().starts_with("bad.xlsx: not a readable XLSX workbook"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("bad.xlsx: not a readable XLSX workbook"),
+            "{err}"
+        );
     }
 }
