@@ -321,4 +321,54 @@ mod tests {
         let (sink, _) = read("\n\nN° immatriculation;Raison sociale\n\n".as_bytes());
         assert!(sink.accepted.is_empty() && sink.rejected.is_empty());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn quote(field: &str, delimiter: char) -> String {
+            if field.contains([delimiter, '"', '\n', '\r']) || field.starts_with(' ') {
+                format!("\"{}\"", field.replace('"', "\"\""))
+            } else {
+                field.to_owned()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            #[test]
+            fn every_row_comes_back_with_its_name_and_line(
+                names in proptest::collection::vec("[a-zA-Zéè ;,\"\n]{1,12}", 1..20),
+                blanks in proptest::collection::vec(0usize..3, 20),
+                comma in any::<bool>(),
+                crlf in any::<bool>(),
+            ) {
+                let d = if comma { ',' } else { ';' };
+                let eol = if crlf { "\r\n" } else { "\n" };
+                let mut text = format!("N° immatriculation{d}Raison sociale{eol}");
+                let mut line: i64 = 2;
+                let mut want = Vec::new();
+                for (i, name) in names.iter().enumerate() {
+                    for _ in 0..blanks[i] {
+                        text.push_str(eol);
+                        line += 1;
+                    }
+                    let field = quote(name, d);
+                    text.push_str(&format!("ID{i}{d}{field}{eol}"));
+                    if !name.trim().is_empty() {
+                        want.push((format!("ID{i}"), name.trim().to_owned(), line));
+                    }
+                    line += 1 + name.matches('\n').count() as i64;
+                }
+                let (sink, _) = read(text.as_bytes());
+                let got: Vec<_> = sink
+                    .accepted
+                    .iter()
+                    .map(|o| (o.source_id.clone(), o.name.clone(), o.source_row))
+                    .collect();
+                prop_assert_eq!(got, want);
+                prop_assert_eq!(sink.accepted.len() + sink.rejected.len(), names.len());
+            }
+        }
+    }
 }
