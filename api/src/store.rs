@@ -144,14 +144,23 @@ fn open_local(path: &Path) -> Result<Store, StoreError> {
     })
 }
 
-fn s3_builder(aws: &AwsSettings) -> AmazonS3Builder {
-    let mut builder = AmazonS3Builder::new();
+/// An S3 client for `bucket`, configured by the `AWS_*` settings.
+fn s3_store(
+    spec: &str,
+    bucket: &str,
+    aws: &AwsSettings,
+) -> Result<Arc<dyn ObjectStore>, StoreError> {
+    let mut builder = AmazonS3Builder::new().with_bucket_name(bucket);
     for (key, value) in &aws.0 {
         if let Ok(config_key) = key.to_ascii_lowercase().parse() {
             builder = builder.with_config(config_key, value);
         }
     }
-    builder
+    let store = builder.build().map_err(|source| StoreError::S3 {
+        spec: spec.into(),
+        source,
+    })?;
+    Ok(Arc::new(store))
 }
 
 /// A `FILE` argument: a local path, `file:///path`, or `s3://bucket/key`.

@@ -108,18 +108,10 @@ pub fn read_csv(
             }
         }
         if let Some(rejection) = sink.row(line, &raw) {
-            let extra: Vec<String> = (map.headers.len()..record.len())
-                .map(|i| format!("column {}", i + 1))
-                .collect();
-            let names = map
-                .headers
-                .iter()
-                .map(String::as_str)
-                .chain(extra.iter().map(String::as_str));
             let values = record
                 .iter()
                 .map(|v| String::from_utf8_lossy(v).into_owned());
-            sink.reject(line, rejection, raw_json(names.zip(values)));
+            sink.reject(line, rejection, raw_json(&map.headers, values));
         }
     }
     if columns.is_none() {

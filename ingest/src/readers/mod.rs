@@ -65,11 +65,18 @@ impl<R: io::Seek> io::Seek for CountingReader<R> {
     }
 }
 
-/// Serialises header/value pairs as a JSON object, for the quarantine.
-pub(crate) fn raw_json<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> String {
-    let map: serde_json::Map<String, serde_json::Value> = pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
+/// A row's raw values as a JSON object keyed by the file's headers, for the quarantine.
+/// Cells beyond the header row are keyed `column N`.
+pub(crate) fn raw_json(headers: &[String], values: impl Iterator<Item = String>) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = values
+        .enumerate()
+        .map(|(i, v)| {
+            let key = headers
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("column {}", i + 1));
+            (key, serde_json::Value::String(v))
+        })
         .collect();
     serde_json::Value::Object(map).to_string()
 }

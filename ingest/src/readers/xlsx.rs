@@ -151,19 +151,8 @@ impl SheetState<'_> {
             }
         }
         if let Some(rejection) = sink.row(row_number, &self.raw) {
-            let extra: Vec<String> = (map.headers.len()..values.len())
-                .map(|i| format!("column {}", i + 1))
-                .collect();
-            let names = map
-                .headers
-                .iter()
-                .map(String::as_str)
-                .chain(extra.iter().map(String::as_str));
-            sink.reject(
-                row_number,
-                rejection,
-                raw_json(names.zip(values.iter().map(Raw::describe))),
-            );
+            let raw = raw_json(&map.headers, values.iter().map(Raw::describe));
+            sink.reject(row_number, rejection, raw);
         }
         Ok(())
     }
