@@ -96,15 +96,7 @@ pub fn open_store(spec: &str, aws: &AwsSettings) -> Result<Store, StoreError> {
         if bucket.is_empty() {
             return Err(StoreError::Unsupported { spec: spec.into() });
         }
-        let s3: Arc<dyn ObjectStore> = Arc::new(
-            s3_builder(aws)
-                .with_bucket_name(bucket)
-                .build()
-                .map_err(|source| StoreError::S3 {
-                    spec: spec.into(),
-                    source,
-                })?,
-        );
+        let s3 = s3_store(spec, bucket, aws)?;
         let url = if prefix.is_empty() {
             format!("s3://{bucket}")
         } else {
@@ -177,15 +169,7 @@ pub fn source_file(
                 reason: "an S3 file is s3://bucket/key".into(),
             });
         }
-        let store: Arc<dyn ObjectStore> = Arc::new(
-            s3_builder(aws)
-                .with_bucket_name(bucket)
-                .build()
-                .map_err(|source| StoreError::S3 {
-                    spec: spec.into(),
-                    source,
-                })?,
-        );
+        let store = s3_store(spec, bucket, aws)?;
         let name = key.rsplit('/').next().unwrap_or(key).to_owned();
         return Ok(SourceFile {
             family,
