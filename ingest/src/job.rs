@@ -22,6 +22,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::error::{IngestError, Result};
 use crate::progress::Progress;
+use crate::retry::RetryPolicy;
 use crate::source::{LocalData, SourceData, SourceFile};
 use crate::stage::{LocalSource, ParquetLayout, stage};
 
@@ -65,6 +66,7 @@ pub struct IngestJob {
     sources: Vec<SourceFile>,
     progress: Arc<Progress>,
     layout: ParquetLayout,
+    retry: RetryPolicy,
 }
 
 /// Builds an [`IngestJob`].
@@ -74,9 +76,16 @@ pub struct IngestJobBuilder {
     sources: Vec<SourceFile>,
     progress: Option<Arc<Progress>>,
     layout: ParquetLayout,
+    retry: RetryPolicy,
 }
 
 impl IngestJobBuilder {
+    /// How transient store errors are retried.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
     /// The store to publish to (required).
     pub fn store(mut self, store: Arc<dyn ObjectStore>) -> Self {
         self.store = Some(store);
@@ -119,6 +128,7 @@ impl IngestJobBuilder {
             sources: self.sources,
             progress: self.progress.unwrap_or_default(),
             layout: self.layout,
+            retry: self.retry,
         })
     }
 }
@@ -154,7 +164,7 @@ impl IngestJob {
                 source,
             })?;
 
-        let local = materialise(&self.sources, dir.path()).await?;
+        let local = materialise(&self.sources, dir.path(), &self.retry).await?;
         let mut total = 0;
         for s in &local {
             total += s.data.len().map_err(|source| IngestError::Io {
@@ -187,15 +197,24 @@ impl IngestJob {
         let mut parts = Vec::new();
         for (n, local) in staged.organisation_parts.iter().enumerate() {
             let path = organisations_part_path(&run_id, n);
-            upload(&self.store, local, &path).await?;
+            upload(&self.store, local, &path, &self.retry).await?;
             parts.push(path);
         }
-        upload(&self.store, &staged.quarantine, &quarantine_path(&run_id)).await?;
+        upload(
+            &self.store,
+            &staged.quarantine,
+            &quarantine_path(&run_id),
+            &self.retry,
+        )
+        .await?;
         report.seconds = started.elapsed().as_secs_f64();
         let report_json = serde_json::to_vec_pretty(&report).expect("report serialises");
         let report_location = ObjectPath::from(report_path(&run_id));
-        self.store
-            .put(&report_location, PutPayload::from(report_json))
+        let report_payload = PutPayload::from(report_json);
+        self.retry
+            .run("put report", || {
+                self.store.put(&report_location, report_payload.clone())
+            })
             .await
             .map_err(store_err("put", &report_location))?;
 
@@ -228,7 +247,7 @@ impl IngestJob {
             writer: format!("ess {}", env!("CARGO_PKG_VERSION")),
         };
         self.progress.set_phase("committing");
-        let manifest = commit(&self.store, manifest).await?;
+        let manifest = commit(&self.store, manifest, &self.retry).await?;
         let metrics = IngestMetrics {
             rows_read: report.files.iter().map(|f| f.rows_read).sum(),
             accepted: report.files.iter().map(|f| f.accepted).sum(),
@@ -255,7 +274,11 @@ impl IngestJob {
 }
 
 /// Brings object-store sources to local disk; local ones are used where they are.
-async fn materialise(sources: &[SourceFile], dir: &Path) -> Result<Vec<LocalSource>> {
+async fn materialise(
+    sources: &[SourceFile],
+    dir: &Path,
+    retry: &RetryPolicy,
+) -> Result<Vec<LocalSource>> {
     let mut out = Vec::with_capacity(sources.len());
     for (i, s) in sources.iter().enumerate() {
         let data = match &s.data {
@@ -263,7 +286,7 @@ async fn materialise(sources: &[SourceFile], dir: &Path) -> Result<Vec<LocalSour
             SourceData::Bytes(b) => LocalData::Bytes(b.clone()),
             SourceData::Object { store, path } => {
                 let local = dir.join(format!("source-{i}"));
-                download(store, path, &local).await?;
+                download(store, path, &local, retry).await?;
                 LocalData::Path(local)
             }
         };
@@ -276,56 +299,80 @@ async fn materialise(sources: &[SourceFile], dir: &Path) -> Result<Vec<LocalSour
     Ok(out)
 }
 
-async fn download(store: &Arc<dyn ObjectStore>, path: &ObjectPath, local: &Path) -> Result<()> {
-    let staging = |source| IngestError::Staging {
-        path: local.to_owned(),
-        source,
-    };
-    let mut stream = store
-        .get(path)
+async fn download(
+    store: &Arc<dyn ObjectStore>,
+    path: &ObjectPath,
+    local: &Path,
+    retry: &RetryPolicy,
+) -> Result<()> {
+    retry
+        .run("download", || async {
+            let mut stream = store.get(path).await?.into_stream();
+            let mut file = tokio::fs::File::create(local).await.map_err(io_generic)?;
+            while let Some(chunk) = stream.try_next().await? {
+                file.write_all(&chunk).await.map_err(io_generic)?;
+            }
+            file.flush().await.map_err(io_generic)
+        })
         .await
-        .map_err(store_err("get", path))?
-        .into_stream();
-    let mut file = tokio::fs::File::create(local).await.map_err(staging)?;
-    while let Some(chunk) = stream.try_next().await.map_err(store_err("get", path))? {
-        file.write_all(&chunk).await.map_err(staging)?;
-    }
-    file.flush().await.map_err(staging)
+        .map_err(store_err("get", path))
 }
 
-async fn upload(store: &Arc<dyn ObjectStore>, local: &Path, path: &str) -> Result<()> {
+fn io_generic(e: std::io::Error) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "local staging",
+        source: Box::new(e),
+    }
+}
+
+/// Uploads a local file; a failed attempt is aborted and the whole upload retried.
+async fn upload(
+    store: &Arc<dyn ObjectStore>,
+    local: &Path,
+    path: &str,
+    retry: &RetryPolicy,
+) -> Result<()> {
     let location = ObjectPath::from(path);
-    let mut file = tokio::fs::File::open(local)
+    retry
+        .run("upload", || async {
+            let mut file = tokio::fs::File::open(local).await.map_err(io_generic)?;
+            let mut writer = BufWriter::new(store.clone(), location.clone());
+            match tokio::io::copy(&mut file, &mut writer).await {
+                Ok(_) => writer.shutdown().await.map_err(unwrap_io),
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    Err(unwrap_io(e))
+                }
+            }
+        })
         .await
-        .map_err(|source| IngestError::Staging {
-            path: local.to_owned(),
+        .map_err(|source| IngestError::Store {
+            operation: "upload",
+            path: path.to_owned(),
             source,
-        })?;
-    let mut writer = BufWriter::new(store.clone(), location.clone());
-    let copied = tokio::io::copy(&mut file, &mut writer).await;
-    let result = match copied {
-        Ok(_) => writer.shutdown().await,
-        Err(e) => {
-            let _ = writer.abort().await;
-            Err(e)
-        }
-    };
-    result.map_err(|e| IngestError::Store {
-        operation: "upload",
-        path: path.to_owned(),
-        source: object_store::Error::Generic {
-            store: "upload",
-            source: Box::new(e),
-        },
-    })
+        })
+}
+
+/// `BufWriter` reports store errors as `io::Error`s wrapping them; unwrap them so that
+/// permanent ones stay permanent.
+fn unwrap_io(e: std::io::Error) -> object_store::Error {
+    match e.downcast::<object_store::Error>() {
+        Ok(inner) => inner,
+        Err(e) => io_generic(e),
+    }
 }
 
 /// The highest committed sequence number in the store (0 when empty).
 pub async fn latest_sequence(store: &dyn ObjectStore) -> Result<u64> {
+    latest_sequence_with(store, &RetryPolicy::default()).await
+}
+
+async fn latest_sequence_with(store: &dyn ObjectStore, retry: &RetryPolicy) -> Result<u64> {
     let prefix = ObjectPath::from(MANIFEST_DIR);
-    let metas: Vec<_> = store
-        .list(Some(&prefix))
-        .try_collect()
+    let metas: Vec<_> = retry
+        .run("list manifests", || {
+            store.list(Some(&prefix)).try_collect::<Vec<_>>()
+        })
         .await
         .map_err(store_err("list", &prefix))?;
     Ok(metas
@@ -337,25 +384,45 @@ pub async fn latest_sequence(store: &dyn ObjectStore) -> Result<u64> {
 
 /// Commits a snapshot: creates its manifest at the next free sequence number, with a
 /// conditional create so that two ingests can never take the same number.
-async fn commit(store: &Arc<dyn ObjectStore>, mut manifest: Manifest) -> Result<Manifest> {
-    let mut sequence = latest_sequence(store.as_ref()).await? + 1;
+///
+/// A create retried after a lost acknowledgement may report "already exists" for the
+/// manifest it wrote itself: the manifest there is read back, and if it names this run
+/// the commit has succeeded.
+async fn commit(
+    store: &Arc<dyn ObjectStore>,
+    mut manifest: Manifest,
+    retry: &RetryPolicy,
+) -> Result<Manifest> {
+    let mut sequence = latest_sequence_with(store.as_ref(), retry).await? + 1;
     for _ in 0..COMMIT_ATTEMPTS {
         manifest.sequence = sequence;
         manifest.snapshot_id = snapshot_id(sequence);
         manifest.created_at =
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let location = ObjectPath::from(manifest_path(sequence));
-        let body = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
-        match store
-            .put_opts(&location, PutPayload::from(body), opts)
-            .await
-        {
+        let body =
+            PutPayload::from(serde_json::to_vec_pretty(&manifest).expect("manifest serialises"));
+        let attempt = retry
+            .run("commit manifest", || {
+                let opts = PutOptions {
+                    mode: PutMode::Create,
+                    ..PutOptions::default()
+                };
+                store.put_opts(&location, body.clone(), opts)
+            })
+            .await;
+        match attempt {
             Ok(_) => return Ok(manifest),
             Err(object_store::Error::AlreadyExists { .. }) => {
+                if let Some(existing) = read_manifest(store, &location, retry).await?
+                    && existing.run_id == manifest.run_id
+                {
+                    tracing::info!(
+                        sequence,
+                        "the manifest is ours: an earlier attempt succeeded"
+                    );
+                    return Ok(existing);
+                }
                 tracing::info!(
                     sequence,
                     "sequence number taken by a concurrent ingest; trying the next"
@@ -368,6 +435,21 @@ async fn commit(store: &Arc<dyn ObjectStore>, mut manifest: Manifest) -> Result<
     Err(IngestError::CommitContention {
         attempts: COMMIT_ATTEMPTS,
     })
+}
+
+/// The manifest at `location`, or `None` when it is not a manifest this version reads.
+async fn read_manifest(
+    store: &Arc<dyn ObjectStore>,
+    location: &ObjectPath,
+    retry: &RetryPolicy,
+) -> Result<Option<Manifest>> {
+    let bytes = retry
+        .run("read manifest", || async {
+            store.get(location).await?.bytes().await
+        })
+        .await
+        .map_err(store_err("get", location))?;
+    Ok(serde_json::from_slice(&bytes).ok())
 }
 
 #[cfg(test)]

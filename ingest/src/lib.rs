@@ -11,12 +11,16 @@ pub mod job;
 pub mod normalize;
 pub mod progress;
 pub mod readers;
+pub mod retry;
 pub mod samples;
 pub mod source;
 pub mod stage;
+pub mod vacuum;
 
 pub use error::{IngestError, Result};
 pub use job::{IngestJob, IngestMetrics, IngestOutcome, latest_sequence};
 pub use progress::Progress;
+pub use retry::RetryPolicy;
 pub use source::{SourceData, SourceFile};
 pub use stage::ParquetLayout;
+pub use vacuum::{VacuumReport, vacuum};
