@@ -50,11 +50,73 @@ pub struct VacuumReport {
     pub dry_run: bool,
 }
 
+/// The files of one unreferenced run.
+#[derive(Debug, Default)]
+struct RunFiles {
+    objects: Vec<Path>,
+    bytes: u64,
+    newest: DateTime<Utc>,
+    local_dir: Option<std::path::PathBuf>,
+    local_files: usize,
+}
+
+/// Adds the unreferenced run folders of a local store, with every file in them (staging
+/// files included).
+fn sweep_local(
+    snapshots: &std::path::Path,
+    referenced: &HashSet<String>,
+    runs: &mut BTreeMap<String, RunFiles>,
+) -> Result<()> {
+    let io = |path: &std::path::Path| {
+        let file = path.display().to_string();
+        move |source| IngestError::Io { file, source }
+    };
+    let Ok(entries) = std::fs::read_dir(snapshots) else {
+        return Ok(()); // no snapshots folder yet
+    };
+    for entry in entries {
+        let entry = entry.map_err(io(snapshots))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if referenced.contains(&name) || !entry.path().is_dir() {
+            continue;
+        }
+        let run = runs.entry(name).or_default();
+        let mut stack = vec![entry.path()];
+        let (mut files, mut bytes, mut newest) = (0usize, 0u64, run.newest);
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let e = e.map_err(io(&dir))?;
+                let meta = e.metadata().map_err(io(&e.path()))?;
+                if meta.is_dir() {
+                    stack.push(e.path());
+                    continue;
+                }
+                files += 1;
+                bytes += meta.len();
+                if let Ok(modified) = meta.modified() {
+                    newest = newest.max(DateTime::<Utc>::from(modified));
+                }
+            }
+        }
+        // An empty folder counts as old; its own time says nothing of a live ingest.
+        run.newest = newest;
+        run.bytes = run.bytes.max(bytes);
+        run.local_files = files;
+        run.local_dir = Some(entry.path());
+    }
+    Ok(())
+}
+
 /// Finds leftovers older than `retention` and, unless `dry_run`, deletes them.
+///
+/// `local_root` is the store's directory when it is a local one: a write killed midway
+/// leaves staging files (`name#N`) that object-store listings do not show, so run
+/// folders there are also found and removed from the file system.
 pub async fn vacuum(
     store: Arc<dyn ObjectStore>,
     retention: Duration,
     dry_run: bool,
+    local_root: Option<&std::path::Path>,
 ) -> Result<VacuumReport> {
     let retry = RetryPolicy::default();
     let store_err = |operation: &'static str, path: &str| {
@@ -106,48 +168,57 @@ pub async fn vacuum(
         })
         .await
         .map_err(store_err("list", SNAPSHOT_DIR))?;
-    let mut runs: BTreeMap<String, Vec<object_store::ObjectMeta>> = BTreeMap::new();
+    let mut runs: BTreeMap<String, RunFiles> = BTreeMap::new();
     for meta in objects {
         let run = meta.location.parts().nth(1).map(|p| p.as_ref().to_owned());
         if let Some(run) = run
             && !referenced.contains(&run)
         {
-            runs.entry(run).or_default().push(meta);
+            let r = runs.entry(run).or_default();
+            r.bytes += meta.size;
+            r.newest = r.newest.max(meta.last_modified);
+            r.objects.push(meta.location);
         }
     }
+    if let Some(root) = local_root {
+        sweep_local(&root.join(SNAPSHOT_DIR), &referenced, &mut runs)?;
+    }
 
-    let cutoff =
-        Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
     let mut report = VacuumReport {
         snapshots,
         dry_run,
         ..VacuumReport::default()
     };
-    for (run_id, metas) in runs {
-        let newest = metas
-            .iter()
-            .map(|m| m.last_modified)
-            .max()
-            .unwrap_or_default();
-        let bytes: u64 = metas.iter().map(|m| m.size).sum();
-        let expired = newest < cutoff;
+    for (run_id, run) in runs {
+        let expired = run.newest < cutoff;
+        let count = run.objects.len().max(run.local_files) as u64;
         if expired && !dry_run {
-            let paths: Vec<Path> = metas.iter().map(|m| m.location.clone()).collect();
-            let locations = futures::stream::iter(paths.into_iter().map(Ok)).boxed();
-            let deleted: Vec<Path> = store
-                .delete_stream(locations)
-                .try_collect()
-                .await
-                .map_err(store_err("delete", &run_id))?;
-            report.deleted_objects += deleted.len() as u64;
-            report.deleted_bytes += bytes;
-            tracing::info!(run_id, objects = deleted.len(), bytes, "leftover deleted");
+            if !run.objects.is_empty() {
+                let locations = futures::stream::iter(run.objects.clone().into_iter().map(Ok)).boxed();
+                store
+                    .delete_stream(locations)
+                    .try_collect::<Vec<Path>>()
+                    .await
+                    .map_err(store_err("delete", &run_id))?;
+            }
+            if let Some(dir) = &run.local_dir
+                && dir.exists()
+            {
+                std::fs::remove_dir_all(dir).map_err(|source| IngestError::Io {
+                    file: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            report.deleted_objects += count;
+            report.deleted_bytes += run.bytes;
+            tracing::info!(run_id, objects = count, bytes = run.bytes, "leftover deleted");
         }
         report.leftovers.push(Leftover {
             run_id,
-            objects: metas.len() as u64,
-            bytes,
-            newest,
+            objects: count,
+            bytes: run.bytes,
+            newest: run.newest,
             expired,
         });
     }
@@ -184,7 +255,7 @@ mod tests {
                 .unwrap();
         }
 
-        let young = vacuum(store.clone(), Duration::from_secs(3600), false)
+        let young = vacuum(store.clone(), Duration::from_secs(3600), false, None)
             .await
             .unwrap();
         assert_eq!(young.leftovers.len(), 1);
@@ -194,13 +265,13 @@ mod tests {
         );
         assert_eq!(young.deleted_objects, 0);
 
-        let dry = vacuum(store.clone(), Duration::ZERO, true).await.unwrap();
+        let dry = vacuum(store.clone(), Duration::ZERO, true, None).await.unwrap();
         assert_eq!(
             (dry.snapshots, dry.leftovers[0].objects, dry.deleted_objects),
             (1, 2, 0)
         );
 
-        let done = vacuum(store.clone(), Duration::ZERO, false).await.unwrap();
+        let done = vacuum(store.clone(), Duration::ZERO, false, None).await.unwrap();
         assert_eq!(done.deleted_objects, 2);
         let left: Vec<_> = store.list(None).try_collect().await.unwrap();
         assert!(
@@ -213,11 +284,41 @@ mod tests {
             "committed data stays"
         );
         assert!(
-            vacuum(store, Duration::ZERO, false)
+            vacuum(store, Duration::ZERO, false, None)
                 .await
                 .unwrap()
                 .leftovers
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn local_staging_files_invisible_to_listings_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+        IngestJob::builder()
+            .store(store.clone())
+            .sources(sample_sources().into_iter().take(1))
+            .build()
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+        // A Parquet upload killed midway: only the store's staging file exists.
+        let dead = dir.path().join("snapshots/killed-run/organisations");
+        std::fs::create_dir_all(&dead).unwrap();
+        std::fs::write(dead.join("part-00000.parquet#1"), b"partial").unwrap();
+        let listed: Vec<_> = store.list(None).try_collect().await.unwrap();
+        assert!(listed.iter().all(|m| !m.location.as_ref().contains("killed-run")));
+
+        let dry = vacuum(store.clone(), Duration::ZERO, true, Some(dir.path())).await.unwrap();
+        assert_eq!(dry.leftovers.len(), 1);
+        assert_eq!((dry.leftovers[0].run_id.as_str(), dry.leftovers[0].objects), ("killed-run", 1));
+        assert!(dir.path().join("snapshots/killed-run").exists(), "a dry run deletes nothing");
+        let done = vacuum(store.clone(), Duration::ZERO, false, Some(dir.path())).await.unwrap();
+        assert_eq!(done.deleted_objects, 1);
+        assert!(!dir.path().join("snapshots/killed-run").exists());
+        assert_eq!(std::fs::read_dir(dir.path().join("snapshots")).unwrap().count(), 1);
     }
 }
