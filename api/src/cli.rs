@@ -67,6 +67,34 @@ enum Command {
         /// Address to listen on (`127.0.0.1:0` takes a free port).
         #[arg(long, default_value = DEFAULT_ADDR)]
         addr: String,
+        /// Check for a newer snapshot every this many seconds (0: never).
+        #[arg(long, default_value_t = 10)]
+        refresh: u64,
+    },
+    /// List the snapshots of a store, oldest first.
+    Snapshots {
+        /// Where snapshots live.
+        #[arg(long)]
+        store: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find (and with --apply delete) the data of interrupted ingests.
+    Vacuum {
+        /// Where snapshots live.
+        #[arg(long)]
+        store: String,
+        /// Keep leftovers younger than this (`30s`, `15m`, `24h`, `7d`): they may be
+        /// ingests still running.
+        #[arg(long, default_value = "24h", value_parser = parse_age)]
+        retention: Duration,
+        /// Delete; without it, only report.
+        #[arg(long)]
+        apply: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Describe the latest snapshot of a store.
     Info {
@@ -117,10 +145,31 @@ pub async fn run(
             print_outcome(&store, &outcome, json);
             Ok(())
         }
-        Command::Serve { store, addr } => {
+        Command::Serve {
+            store,
+            addr,
+            refresh,
+        } => {
             let store = open_store(&store, &aws)?;
             let state = AppState::latest(store).await?;
+            if refresh > 0 {
+                state.spawn_refresh(Duration::from_secs(refresh));
+            }
             serve(state, &addr, None).await
+        }
+        Command::Snapshots { store, json } => snapshots(&open_store(&store, &aws)?, json).await,
+        Command::Vacuum {
+            store,
+            retention,
+            apply,
+            json,
+        } => {
+            let store = open_store(&store, &aws)?;
+            let report =
+                ess_ingest::vacuum(store.store.clone(), retention, !apply, store.local_root())
+                    .await?;
+            print_vacuum(&store, &report, json);
+            Ok(())
         }
         Command::Info { store, json } => info(&open_store(&store, &aws)?, json).await,
         Command::Schema => {
@@ -128,6 +177,98 @@ pub async fn run(
             Ok(())
         }
     }
+}
+
+/// `30s`, `15m`, `24h`, `7d`, or plain seconds.
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not an age such as 30s, 15m, 24h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: the unit is s, m, h or d")),
+    };
+    Ok(Duration::from_secs(n * seconds))
+}
+
+async fn snapshots(store: &Store, json: bool) -> Result<(), CliError> {
+    let catalog = Catalog::new(store.store.clone(), store.url.clone());
+    let all = catalog.list().await?;
+    if json {
+        print_text(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&all).expect("JSON")
+        ));
+        return Ok(());
+    }
+    let mut out = format!(
+        "{:<8} {:<26} {:>10}  {}\n",
+        "id", "created", "rows", "sources"
+    );
+    for m in &all {
+        let sources = m
+            .sources
+            .iter()
+            .map(|s| s.file.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&format!(
+            "{:<8} {:<26} {:>10}  {sources}\n",
+            m.snapshot_id, m.created_at, m.rows
+        ));
+    }
+    if all.is_empty() {
+        out.push_str("(no snapshot yet)\n");
+    }
+    print_text(&out);
+    Ok(())
+}
+
+fn print_vacuum(store: &Store, report: &ess_ingest::VacuumReport, json: bool) {
+    if json {
+        print_text(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(report).expect("JSON")
+        ));
+        return;
+    }
+    let mut out = format!(
+        "{}: {} snapshots, {} leftover run folders\n",
+        store.url,
+        report.snapshots,
+        report.leftovers.len()
+    );
+    for l in &report.leftovers {
+        out.push_str(&format!(
+            "  {}  {} objects, {} bytes, last written {}{}\n",
+            l.run_id,
+            l.objects,
+            l.bytes,
+            l.newest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            if l.expired {
+                ""
+            } else {
+                " (within retention: kept)"
+            }
+        ));
+    }
+    out.push_str(&if report.dry_run {
+        "dry run: nothing deleted; pass --apply to delete the expired ones\n".to_owned()
+    } else {
+        format!(
+            "deleted {} objects, {} bytes\n",
+            report.deleted_objects, report.deleted_bytes
+        )
+    });
+    print_text(&out);
 }
 
 /// The files of `--cooperatives`, `--associations` and `--mutuals` in the order given
@@ -209,6 +350,7 @@ async fn demo(addr: &str, store: Option<&str>, aws: &AwsSettings) -> Result<(), 
     let outcome = ingest(&store, sample_sources()).await?;
     print_outcome(&store, &outcome, false);
     let state = AppState::latest(store).await?;
+    state.spawn_refresh(Duration::from_secs(10));
     serve(state, addr, Some(DEMO_HINT)).await
 }
 
@@ -227,7 +369,7 @@ const DEMO_HINT: &str = r#"Open GraphiQL at the address above, /graphql, and try
 pub async fn serve(state: AppState, addr: &str, hint: Option<&str>) -> Result<(), CliError> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let snapshot = state.engine.manifest().snapshot_id.clone();
+    let snapshot = state.current().manifest().snapshot_id.clone();
     print_text(&format!(
         "snapshot {snapshot} of {}: listening on http://{local} (GraphiQL at http://{local}/graphql)\n",
         state.store.url

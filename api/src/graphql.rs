@@ -11,7 +11,9 @@ use ess_schemas::layout::Manifest;
 use ess_schemas::measures::Sums;
 use ess_schemas::{Lang as SchemaLang, reference};
 
-use crate::state::AppState;
+use std::sync::Arc;
+
+use crate::state::{AppState, Served};
 
 /// The executable schema.
 pub type EssSchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -42,6 +44,16 @@ fn graphql_error(e: QueryError) -> async_graphql::Error {
         tracing::error!(error = %e, "query failed");
     }
     async_graphql::Error::new(e.to_string()).extend_with(|_, ext| ext.set("code", code))
+}
+
+/// The snapshot a field answers from: the one named, else the one the request started
+/// on.
+async fn served(ctx: &Context<'_>, snapshot: Option<&str>) -> async_graphql::Result<Arc<Served>> {
+    let state = ctx.data_unchecked::<AppState>();
+    match (snapshot, ctx.data_opt::<Arc<Served>>()) {
+        (None, Some(pinned)) => Ok(pinned.clone()),
+        (id, _) => state.snapshot(id).await.map_err(graphql_error),
+    }
 }
 
 /// An ESS family.
@@ -342,6 +354,73 @@ pub struct Snapshot {
     manifest: Manifest,
 }
 
+/// Organisations added, removed and changed between two snapshots, for one family and
+/// region (or in all).
+#[derive(Debug, Clone)]
+pub struct DiffRow {
+    family: Option<Family>,
+    region: Option<String>,
+    counts: ess_query::DiffCounts,
+}
+
+#[Object]
+impl DiffRow {
+    /// Family (null on the total).
+    async fn family(&self) -> Option<Family> {
+        self.family
+    }
+    /// Region (null when unknown, and on the total).
+    async fn region(&self) -> Option<Region> {
+        self.region.clone().map(|code| Region { code })
+    }
+    /// Organisations in the later snapshot only.
+    async fn added(&self) -> i64 {
+        self.counts.added as i64
+    }
+    /// Organisations in the earlier snapshot only.
+    async fn removed(&self) -> i64 {
+        self.counts.removed as i64
+    }
+    /// Organisations in both with some canonical value changed (provenance alone does
+    /// not count).
+    async fn changed(&self) -> i64 {
+        self.counts.changed as i64
+    }
+    /// Organisations in both, unchanged.
+    async fn unchanged(&self) -> i64 {
+        self.counts.unchanged as i64
+    }
+}
+
+/// What changed from one snapshot to another.
+#[derive(Debug, Clone)]
+pub struct SnapshotDiff {
+    from: Snapshot,
+    to: Snapshot,
+    rows: Vec<DiffRow>,
+    total: DiffRow,
+}
+
+#[Object]
+impl SnapshotDiff {
+    /// The earlier snapshot.
+    async fn from(&self) -> &Snapshot {
+        &self.from
+    }
+    /// The later snapshot.
+    async fn to(&self) -> &Snapshot {
+        &self.to
+    }
+    /// Per family and region.
+    async fn rows(&self) -> &[DiffRow] {
+        &self.rows
+    }
+    /// Over everything.
+    async fn total(&self) -> &DiffRow {
+        &self.total
+    }
+}
+
 /// A registry file ingested into a snapshot.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct IngestedFile {
@@ -379,11 +458,19 @@ impl Snapshot {
     async fn rejected(&self) -> i64 {
         self.manifest.quarantine_rows as i64
     }
+    /// Position in the store's history, from 1.
+    async fn sequence(&self) -> i64 {
+        self.manifest.sequence as i64
+    }
     /// The registry files it was built from, with their counts.
-    async fn files(&self, ctx: &Context<'_>) -> Vec<IngestedFile> {
+    async fn files(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<IngestedFile>> {
         let state = ctx.data_unchecked::<AppState>();
-        state
-            .report
+        let report = state
+            .catalog
+            .report(&self.manifest)
+            .await
+            .map_err(graphql_error)?;
+        Ok(report
             .files
             .iter()
             .map(|f| IngestedFile {
@@ -397,7 +484,7 @@ impl Snapshot {
                 rejected: f.rejected as i64,
                 superseded: f.superseded as i64,
             })
-            .collect()
+            .collect())
     }
     /// Download paths of its Parquet extracts (relative to the server).
     async fn downloads(&self) -> Vec<String> {
@@ -542,6 +629,8 @@ pub struct OrganisationConnection {
     pub page_info: PageInfo,
     /// Organisations matching, all pages together.
     pub total_count: i64,
+    /// The snapshot the page comes from.
+    pub snapshot: Snapshot,
 }
 
 fn encode_cursor(org_id: &str) -> String {
@@ -573,13 +662,16 @@ impl Query {
         ctx: &Context<'_>,
         group_by: Vec<Dimension>,
         filter: Option<OrganisationFilter>,
+        #[graphql(desc = "a past snapshot's id (default: the one served)")] snapshot: Option<
+            String,
+        >,
     ) -> async_graphql::Result<Aggregate> {
-        let state = ctx.data_unchecked::<AppState>();
+        let served = served(ctx, snapshot.as_deref()).await?;
         let request = AggregateRequest {
             group_by: group_by.into_iter().map(Into::into).collect(),
             filter: OrganisationFilter::into_filter(filter),
         };
-        let out = state
+        let out = served
             .engine
             .aggregate(&request)
             .await
@@ -600,7 +692,7 @@ impl Query {
                 sums: out.total().map_err(graphql_error)?,
             },
             snapshot: Snapshot {
-                manifest: state.engine.manifest().clone(),
+                manifest: served.manifest().clone(),
             },
         })
     }
@@ -614,8 +706,11 @@ impl Query {
         search: Option<String>,
         #[graphql(desc = "page size, 1 to 1000 (default 20)")] first: Option<i32>,
         after: Option<String>,
+        #[graphql(desc = "a past snapshot's id (default: the one served)")] snapshot: Option<
+            String,
+        >,
     ) -> async_graphql::Result<OrganisationConnection> {
-        let state = ctx.data_unchecked::<AppState>();
+        let served = served(ctx, snapshot.as_deref()).await?;
         let first = first.unwrap_or(20);
         let request = OrganisationsRequest {
             filter: OrganisationFilter::into_filter(filter),
@@ -623,7 +718,7 @@ impl Query {
             after: after.as_deref().map(decode_cursor).transpose()?,
             first: usize::try_from(first).unwrap_or(0),
         };
-        let page = state
+        let page = served
             .engine
             .organisations(&request)
             .await
@@ -644,6 +739,9 @@ impl Query {
             },
             edges,
             total_count: page.total_count as i64,
+            snapshot: Snapshot {
+                manifest: served.manifest().clone(),
+            },
         })
     }
 
@@ -681,10 +779,70 @@ impl Query {
     }
 
     /// The snapshot being served.
-    async fn snapshot(&self, ctx: &Context<'_>) -> Snapshot {
-        Snapshot {
-            manifest: ctx.data_unchecked::<AppState>().engine.manifest().clone(),
-        }
+    async fn snapshot(&self, ctx: &Context<'_>) -> async_graphql::Result<Snapshot> {
+        Ok(Snapshot {
+            manifest: served(ctx, None).await?.manifest().clone(),
+        })
+    }
+
+    /// Every published snapshot, newest first.
+    async fn snapshots(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Snapshot>> {
+        let state = ctx.data_unchecked::<AppState>();
+        let mut all = state.catalog.list().await.map_err(graphql_error)?;
+        all.reverse();
+        Ok(all
+            .into_iter()
+            .map(|manifest| Snapshot { manifest })
+            .collect())
+    }
+
+    /// Organisations added, removed and changed from snapshot `from` to snapshot `to`,
+    /// per family and region. `to` defaults to the snapshot served, `from` to the one
+    /// before `to`.
+    async fn diff(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> async_graphql::Result<SnapshotDiff> {
+        let state = ctx.data_unchecked::<AppState>();
+        let to = served(ctx, to.as_deref()).await?;
+        let from = match from {
+            Some(id) => state.snapshot(Some(&id)).await.map_err(graphql_error)?,
+            None => state
+                .previous(&to)
+                .await
+                .map_err(graphql_error)?
+                .ok_or_else(|| {
+                    async_graphql::Error::new(format!(
+                        "snapshot {} is the first one: there is nothing to compare it with",
+                        to.manifest().snapshot_id
+                    ))
+                    .extend_with(|_, ext| ext.set("code", "NOT_FOUND"))
+                })?,
+        };
+        let d = ess_query::diff(&from.engine, &to.engine)
+            .await
+            .map_err(graphql_error)?;
+        let total = d.total();
+        Ok(SnapshotDiff {
+            from: Snapshot { manifest: d.from },
+            to: Snapshot { manifest: d.to },
+            rows: d
+                .rows
+                .into_iter()
+                .map(|r| DiffRow {
+                    family: Some(r.family.into()),
+                    region: r.region,
+                    counts: r.counts,
+                })
+                .collect(),
+            total: DiffRow {
+                family: None,
+                region: None,
+                counts: total,
+            },
+        })
     }
 }
 

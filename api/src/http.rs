@@ -36,8 +36,13 @@ pub fn app(state: AppState) -> Router {
         .with_state(http)
 }
 
+/// Every request answers from the snapshot served when it arrived.
 async fn graphql_post(State(http): State<Http>, request: GraphQLRequest) -> GraphQLResponse {
-    http.schema.execute(request.into_inner()).await.into()
+    let pinned = http.state.current();
+    http.schema
+        .execute(request.into_inner().data(pinned))
+        .await
+        .into()
 }
 
 /// `GET /graphql?query=…` runs the query; a bare `GET /graphql` is GraphiQL.
@@ -66,7 +71,7 @@ async fn graphql_get(State(http): State<Http>, RawQuery(query): RawQuery) -> Res
 async fn healthz(State(http): State<Http>) -> Response {
     Json(serde_json::json!({
         "status": "ok",
-        "snapshot": http.state.engine.manifest().snapshot_id,
+        "snapshot": http.state.current().manifest().snapshot_id,
     }))
     .into_response()
 }
@@ -104,7 +109,8 @@ struct DownloadEntry {
 }
 
 async fn downloads(State(http): State<Http>) -> Json<DownloadList> {
-    let m = http.state.engine.manifest();
+    let served = http.state.current();
+    let m = served.manifest();
     Json(DownloadList {
         snapshot_id: m.snapshot_id.clone(),
         created_at: m.created_at.clone(),

@@ -76,6 +76,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// The directory of a local store.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.url.strip_prefix("file://").map(Path::new)
+    }
+
     /// The full location of an object, e.g. `s3://bucket/prefix/snapshots/…`.
     pub fn location(&self, path: &str) -> String {
         format!("{}/{path}", self.url)

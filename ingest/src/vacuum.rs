@@ -184,7 +184,8 @@ pub async fn vacuum(
         sweep_local(&root.join(SNAPSHOT_DIR), &referenced, &mut runs)?;
     }
 
-    let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let cutoff =
+        Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
     let mut report = VacuumReport {
         snapshots,
         dry_run,
@@ -195,7 +196,8 @@ pub async fn vacuum(
         let count = run.objects.len().max(run.local_files) as u64;
         if expired && !dry_run {
             if !run.objects.is_empty() {
-                let locations = futures::stream::iter(run.objects.clone().into_iter().map(Ok)).boxed();
+                let locations =
+                    futures::stream::iter(run.objects.clone().into_iter().map(Ok)).boxed();
                 store
                     .delete_stream(locations)
                     .try_collect::<Vec<Path>>()
@@ -212,7 +214,12 @@ pub async fn vacuum(
             }
             report.deleted_objects += count;
             report.deleted_bytes += run.bytes;
-            tracing::info!(run_id, objects = count, bytes = run.bytes, "leftover deleted");
+            tracing::info!(
+                run_id,
+                objects = count,
+                bytes = run.bytes,
+                "leftover deleted"
+            );
         }
         report.leftovers.push(Leftover {
             run_id,
@@ -265,13 +272,17 @@ mod tests {
         );
         assert_eq!(young.deleted_objects, 0);
 
-        let dry = vacuum(store.clone(), Duration::ZERO, true, None).await.unwrap();
+        let dry = vacuum(store.clone(), Duration::ZERO, true, None)
+            .await
+            .unwrap();
         assert_eq!(
             (dry.snapshots, dry.leftovers[0].objects, dry.deleted_objects),
             (1, 2, 0)
         );
 
-        let done = vacuum(store.clone(), Duration::ZERO, false, None).await.unwrap();
+        let done = vacuum(store.clone(), Duration::ZERO, false, None)
+            .await
+            .unwrap();
         assert_eq!(done.deleted_objects, 2);
         let left: Vec<_> = store.list(None).try_collect().await.unwrap();
         assert!(
@@ -310,15 +321,34 @@ mod tests {
         std::fs::create_dir_all(&dead).unwrap();
         std::fs::write(dead.join("part-00000.parquet#1"), b"partial").unwrap();
         let listed: Vec<_> = store.list(None).try_collect().await.unwrap();
-        assert!(listed.iter().all(|m| !m.location.as_ref().contains("killed-run")));
+        assert!(
+            listed
+                .iter()
+                .all(|m| !m.location.as_ref().contains("killed-run"))
+        );
 
-        let dry = vacuum(store.clone(), Duration::ZERO, true, Some(dir.path())).await.unwrap();
+        let dry = vacuum(store.clone(), Duration::ZERO, true, Some(dir.path()))
+            .await
+            .unwrap();
         assert_eq!(dry.leftovers.len(), 1);
-        assert_eq!((dry.leftovers[0].run_id.as_str(), dry.leftovers[0].objects), ("killed-run", 1));
-        assert!(dir.path().join("snapshots/killed-run").exists(), "a dry run deletes nothing");
-        let done = vacuum(store.clone(), Duration::ZERO, false, Some(dir.path())).await.unwrap();
+        assert_eq!(
+            (dry.leftovers[0].run_id.as_str(), dry.leftovers[0].objects),
+            ("killed-run", 1)
+        );
+        assert!(
+            dir.path().join("snapshots/killed-run").exists(),
+            "a dry run deletes nothing"
+        );
+        let done = vacuum(store.clone(), Duration::ZERO, false, Some(dir.path()))
+            .await
+            .unwrap();
         assert_eq!(done.deleted_objects, 1);
         assert!(!dir.path().join("snapshots/killed-run").exists());
-        assert_eq!(std::fs::read_dir(dir.path().join("snapshots")).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("snapshots"))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 }

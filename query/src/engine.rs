@@ -186,6 +186,17 @@ impl SnapshotEngine {
         })
     }
 
+    /// Every organisation, streamed in `org_id` order.
+    pub async fn sorted_stream(
+        &self,
+    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
+        let df = self.ctx.table(TABLE).await?;
+        Ok(df
+            .sort(vec![col(c::ORG_ID).sort(true, false)])?
+            .execute_stream()
+            .await?)
+    }
+
     /// A page of organisations, in `org_id` order.
     pub async fn organisations(&self, request: &OrganisationsRequest) -> Result<OrganisationPage> {
         request.validate()?;

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, linked once.
 
+mod conformance;
 mod expected;
 mod graphql_acceptance;
 mod http;
