@@ -157,12 +157,8 @@ fn http(addr: &str, request: &str) -> (u16, String) {
     (status, body)
 }
 
-#[test]
-fn serve_prints_its_address_answers_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    assert!(ingest(&store, &sample_args(dir.path())).status.success());
-
+/// Starts `ess serve` on a free port; returns the child and its address.
+fn start_server(store: &Path, extra: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ess"))
         .args([
             "serve",
@@ -171,6 +167,7 @@ fn serve_prints_its_address_answers_and_stops_on_sigterm() {
             "--addr",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -183,23 +180,23 @@ fn serve_prints_its_address_answers_and_stops_on_sigterm() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
+    (child, addr)
+}
 
+fn graphql(addr: &str, query: &str) -> serde_json::Value {
+    let body = serde_json::json!({ "query": query }).to_string();
     let (status, body) = http(
-        &addr,
-        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(status, 200, "{body}");
-    let query = r#"{"query":"{ snapshot { id organisations } }"}"#;
-    let (status, body) = http(
-        &addr,
+        addr,
         &format!(
-            "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{query}",
-            query.len()
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         ),
     );
-    assert_eq!(status, 200);
-    assert!(body.contains(r#""organisations":1034"#), "{body}");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
 
+fn stop(mut child: std::process::Child) {
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -207,6 +204,183 @@ fn serve_prints_its_address_answers_and_stops_on_sigterm() {
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful stop exits 0, got {status}");
+}
+
+#[test]
+fn serve_prints_its_address_answers_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    assert!(ingest(&store, &sample_args(dir.path())).status.success());
+    let (child, addr) = start_server(&store, &[]);
+    let (status, body) = http(
+        &addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    let answer = graphql(&addr, "{ snapshot { id organisations } }");
+    assert_eq!(answer["data"]["snapshot"]["organisations"], 1034);
+    stop(child);
+}
+
+#[test]
+fn a_running_server_picks_up_a_new_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let files = sample_args(dir.path());
+    assert!(ingest(&store, &files).status.success());
+    let (child, addr) = start_server(&store, &["--refresh", "1"]);
+    assert_eq!(
+        graphql(&addr, "{ snapshot { id } }")["data"]["snapshot"]["id"],
+        "000001"
+    );
+    assert!(ingest(&store, &files[..2]).status.success());
+    // The server checks every second; give it a bounded while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let id = graphql(&addr, "{ snapshot { id } }")["data"]["snapshot"]["id"].clone();
+        if id == "000002" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still serving {id} after 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let past = graphql(
+        &addr,
+        r#"{ aggregate(groupBy: [], snapshot: "000001") { total { organisations } } }"#,
+    );
+    assert_eq!(past["data"]["aggregate"]["total"]["organisations"], 1034);
+    stop(child);
+
+    let out = ess(&["snapshots", "--store", store.to_str().unwrap()]);
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains("000001")
+            && listing.contains("000002")
+            && listing.contains("cooperatives_2019_legacy.csv"),
+        "{listing}"
+    );
+}
+
+/// A cooperative registry of `rows` rows, from the sample's rows with fresh ids.
+fn big_csv(path: &Path, rows: usize) {
+    let sample = std::str::from_utf8(SAMPLES[1].bytes)
+        .unwrap()
+        .trim_start_matches('\u{FEFF}');
+    let mut lines = sample.lines();
+    let header = lines.next().unwrap();
+    let body: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
+    let mut out = String::with_capacity(rows * 120);
+    out.push_str(header);
+    out.push('\n');
+    for i in 0..rows {
+        let line = body[i % body.len()];
+        let rest = line.split_once(';').unwrap().1;
+        out.push_str(&format!("BIG-{i:08};{rest}\n"));
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn sigkill_at_random_points_leaves_the_store_readable_and_vacuum_reclaims() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let store_arg = store.to_str().unwrap().to_owned();
+    assert!(ingest(&store, &sample_args(dir.path())).status.success());
+    let big = dir.path().join("big.csv");
+    big_csv(&big, 60_000);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+
+    // Deterministic "random" kill points, from early parsing to the end of publishing.
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    for round in 0..5 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = std::time::Duration::from_millis(50 + seed % 4000);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ess"))
+            .args([
+                "ingest",
+                "--store",
+                &store_arg,
+                "--cooperatives",
+                big.to_str().unwrap(),
+            ])
+            .env("RUST_LOG", "warn")
+            .env("TMPDIR", &tmp)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+
+        // Whatever the point, the store answers with a whole snapshot.
+        let out = ess(&["info", "--store", &store_arg, "--json"]);
+        assert!(
+            out.status.success(),
+            "round {round} ({delay:?}): {}",
+            text(&out.stderr)
+        );
+        let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for p in info["organisations_parquet"].as_array().unwrap() {
+            let local = p.as_str().unwrap().strip_prefix("file://").unwrap();
+            assert!(
+                Path::new(local).is_file(),
+                "round {round}: {local} is missing"
+            );
+        }
+    }
+
+    let out = ess(&["vacuum", "--store", &store_arg, "--retention", "0s"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("dry run: nothing deleted"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = ess(&[
+        "vacuum",
+        "--store",
+        &store_arg,
+        "--retention",
+        "0s",
+        "--apply",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["dry_run"], false);
+
+    // Only the folders of committed snapshots remain.
+    let out = ess(&["snapshots", "--store", &store_arg, "--json"]);
+    let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let runs: std::collections::HashSet<String> = manifests
+        .iter()
+        .map(|m| m["run_id"].as_str().unwrap().to_owned())
+        .collect();
+    for entry in std::fs::read_dir(store.join("snapshots")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(runs.contains(&name), "leftover {name} survived vacuum");
+    }
+
+    // And the latest snapshot serves the numbers its manifest states.
+    let latest = manifests.last().unwrap();
+    let (child, addr) = start_server(&store, &["--refresh", "0"]);
+    let answer = graphql(
+        &addr,
+        "{ snapshot { id } aggregate(groupBy: []) { total { organisations } } }",
+    );
+    assert_eq!(answer["data"]["snapshot"]["id"], latest["snapshot_id"]);
+    assert_eq!(
+        answer["data"]["aggregate"]["total"]["organisations"],
+        latest["rows"]
+    );
+    stop(child);
 }
 
 #[test]

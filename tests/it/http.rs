@@ -30,6 +30,10 @@ impl Reply {
 }
 
 impl Client {
+    pub fn new(app: Router) -> Self {
+        Client { app }
+    }
+
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();

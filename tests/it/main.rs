@@ -3,6 +3,7 @@
 mod conformance;
 mod expected;
 mod graphql_acceptance;
+mod history;
 mod http;
 mod query_samples;
 mod rules;
