@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod graphql;
 pub mod http;
+pub mod prefix;
 pub mod state;
 pub mod store;
 

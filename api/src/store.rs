@@ -10,7 +10,6 @@ use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
-use object_store::prefix::PrefixStore;
 
 /// Why a store or file argument cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +109,7 @@ pub fn open_store(spec: &str, aws: &AwsSettings) -> Result<Store, StoreError> {
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
             s3
         } else {
-            Arc::new(PrefixStore::new(s3, prefix))
+            Arc::new(crate::prefix::PrefixedStore::new(s3, prefix))
         };
         return Ok(Store { store, url });
     }

@@ -9,9 +9,14 @@ use ess_ingest::samples::SAMPLES;
 use ess_schemas::Family;
 
 fn ess(args: &[&str]) -> Output {
+    ess_with(args, &[])
+}
+
+fn ess_with(args: &[&str], env: &[(String, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ess"))
         .args(args)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("ess runs")
 }
@@ -147,8 +152,9 @@ fn failures_exit_non_zero_with_a_clear_message() {
 fn http(addr: &str, request: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let response = String::from_utf8_lossy(&bytes);
     let status = response.split(' ').nth(1).unwrap().parse().unwrap();
     let body = response
         .split_once("\r\n\r\n")
@@ -157,18 +163,30 @@ fn http(addr: &str, request: &str) -> (u16, String) {
     (status, body)
 }
 
+/// A server child, killed if the test ends without stopping it (a panic), so no
+/// process outlives the test holding its output open.
+struct Server(Option<std::process::Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// Starts `ess serve` on a free port; returns the child and its address.
-fn start_server(store: &Path, extra: &[&str]) -> (std::process::Child, String) {
+fn start_server(store: &Path, extra: &[&str]) -> (Server, String) {
+    start_server_at(store.to_str().unwrap(), extra, &[])
+}
+
+fn start_server_at(store: &str, extra: &[&str], env: &[(String, String)]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ess"))
-        .args([
-            "serve",
-            "--store",
-            store.to_str().unwrap(),
-            "--addr",
-            "127.0.0.1:0",
-        ])
+        .args(["serve", "--store", store, "--addr", "127.0.0.1:0"])
         .args(extra)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -180,7 +198,7 @@ fn start_server(store: &Path, extra: &[&str]) -> (std::process::Child, String) {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
-    (child, addr)
+    (Server(Some(child)), addr)
 }
 
 fn graphql(addr: &str, query: &str) -> serde_json::Value {
@@ -196,13 +214,15 @@ fn graphql(addr: &str, query: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap()
 }
 
-fn stop(mut child: std::process::Child) {
+fn stop(mut server: Server) {
+    let child = server.0.as_mut().expect("running");
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
+    server.0 = None;
     assert!(status.success(), "graceful stop exits 0, got {status}");
 }
 
@@ -283,20 +303,29 @@ fn big_csv(path: &Path, rows: usize) {
     std::fs::write(path, out).unwrap();
 }
 
-#[test]
-fn sigkill_at_random_points_leaves_the_store_readable_and_vacuum_reclaims() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let store_arg = store.to_str().unwrap().to_owned();
-    assert!(ingest(&store, &sample_args(dir.path())).status.success());
-    let big = dir.path().join("big.csv");
+/// Publishes the samples to `store`, then kills ingests of a larger file with SIGKILL
+/// at seeded random points; after each kill the store must answer with a whole
+/// snapshot. Then vacuum reclaims what the kills left, and the latest snapshot serves
+/// the numbers its manifest states. Returns the committed run ids.
+fn kill_rounds(
+    dir: &Path,
+    store: &str,
+    env: &[(String, String)],
+    rounds: usize,
+) -> std::collections::HashSet<String> {
+    let mut args = vec!["ingest".to_owned(), "--store".to_owned(), store.to_owned()];
+    args.extend(sample_args(dir));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ess_with(&args, env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let big = dir.join("big.csv");
     big_csv(&big, 60_000);
-    let tmp = dir.path().join("tmp");
+    let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
 
     // Deterministic "random" kill points, from early parsing to the end of publishing.
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-    for round in 0..5 {
+    for round in 0..rounds {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -305,12 +334,13 @@ fn sigkill_at_random_points_leaves_the_store_readable_and_vacuum_reclaims() {
             .args([
                 "ingest",
                 "--store",
-                &store_arg,
+                store,
                 "--cooperatives",
                 big.to_str().unwrap(),
             ])
             .env("RUST_LOG", "warn")
             .env("TMPDIR", &tmp)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -319,58 +349,51 @@ fn sigkill_at_random_points_leaves_the_store_readable_and_vacuum_reclaims() {
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
 
-        // Whatever the point, the store answers with a whole snapshot.
-        let out = ess(&["info", "--store", &store_arg, "--json"]);
+        let out = ess_with(&["info", "--store", store, "--json"], env);
         assert!(
             out.status.success(),
             "round {round} ({delay:?}): {}",
             text(&out.stderr)
         );
-        let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        for p in info["organisations_parquet"].as_array().unwrap() {
-            let local = p.as_str().unwrap().strip_prefix("file://").unwrap();
-            assert!(
-                Path::new(local).is_file(),
-                "round {round}: {local} is missing"
-            );
-        }
     }
 
-    let out = ess(&["vacuum", "--store", &store_arg, "--retention", "0s"]);
+    let out = ess_with(&["vacuum", "--store", store, "--retention", "0s"], env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("dry run: nothing deleted"),
         "{}",
         text(&out.stdout)
     );
-    let out = ess(&[
-        "vacuum",
-        "--store",
-        &store_arg,
-        "--retention",
-        "0s",
-        "--apply",
-        "--json",
-    ]);
+    let out = ess_with(
+        &[
+            "vacuum",
+            "--store",
+            store,
+            "--retention",
+            "0s",
+            "--apply",
+            "--json",
+        ],
+        env,
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["dry_run"], false);
+    let out = ess_with(
+        &["vacuum", "--store", store, "--retention", "0s", "--json"],
+        env,
+    );
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        again["leftovers"],
+        serde_json::json!([]),
+        "nothing left after --apply"
+    );
 
-    // Only the folders of committed snapshots remain.
-    let out = ess(&["snapshots", "--store", &store_arg, "--json"]);
+    let out = ess_with(&["snapshots", "--store", store, "--json"], env);
     let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let runs: std::collections::HashSet<String> = manifests
-        .iter()
-        .map(|m| m["run_id"].as_str().unwrap().to_owned())
-        .collect();
-    for entry in std::fs::read_dir(store.join("snapshots")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(runs.contains(&name), "leftover {name} survived vacuum");
-    }
-
-    // And the latest snapshot serves the numbers its manifest states.
     let latest = manifests.last().unwrap();
-    let (child, addr) = start_server(&store, &["--refresh", "0"]);
+    let (server, addr) = start_server_at(store, &["--refresh", "0"], env);
     let answer = graphql(
         &addr,
         "{ snapshot { id } aggregate(groupBy: []) { total { organisations } } }",
@@ -380,7 +403,31 @@ fn sigkill_at_random_points_leaves_the_store_readable_and_vacuum_reclaims() {
         answer["data"]["aggregate"]["total"]["organisations"],
         latest["rows"]
     );
-    stop(child);
+    stop(server);
+    manifests
+        .iter()
+        .map(|m| m["run_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn sigkill_at_random_points_on_a_local_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let runs = kill_rounds(dir.path(), store.to_str().unwrap(), &[], 5);
+    // Only the folders of committed snapshots remain, staging files included.
+    for entry in std::fs::read_dir(store.join("snapshots")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(runs.contains(&name), "leftover {name} survived vacuum");
+    }
+}
+
+#[test]
+fn sigkill_at_random_points_on_s3() {
+    let moto = ess_tests::moto::Moto::start();
+    moto.create_bucket("killed");
+    let dir = tempfile::tempdir().unwrap();
+    kill_rounds(dir.path(), "s3://killed/ess", &moto.aws_settings(), 3);
 }
 
 #[test]
@@ -388,4 +435,84 @@ fn schema_prints_the_committed_sdl() {
     let out = ess(&["schema"]);
     assert!(out.status.success());
     assert_eq!(text(&out.stdout), include_str!("../schema.graphql"));
+}
+
+#[test]
+fn s3_stores_and_files_for_ingest_info_serve_and_downloads() {
+    let moto = ess_tests::moto::Moto::start();
+    moto.create_bucket("registries");
+    moto.create_bucket("ess");
+    let env = moto.aws_settings();
+    // The registry files themselves come from S3.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let inputs = moto.store("registries");
+    let mut args: Vec<String> = vec![
+        "ingest".into(),
+        "--store".into(),
+        "s3://ess/open-data".into(),
+    ];
+    for s in SAMPLES {
+        rt.block_on(object_store::ObjectStoreExt::put(
+            &inputs,
+            &object_store::path::Path::from(format!("2025/{}", s.name)),
+            s.bytes.to_vec().into(),
+        ))
+        .unwrap();
+        let flag = match s.family {
+            Family::Cooperative => "--cooperatives",
+            Family::Association => "--associations",
+            Family::Mutual => "--mutuals",
+        };
+        args.push(flag.into());
+        args.push(format!("s3://registries/2025/{}", s.name));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ess_with(&args, &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("snapshot 000001 published to s3://ess/open-data"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = ess_with(&["info", "--store", "s3://ess/open-data", "--json"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["rows"], 1034);
+    let part = info["organisations_parquet"][0].as_str().unwrap();
+    assert!(part.starts_with("s3://ess/open-data/snapshots/"), "{part}");
+
+    let (child, addr) = start_server_at("s3://ess/open-data", &["--refresh", "0"], &env);
+    let answer = graphql(
+        &addr,
+        "{ aggregate(groupBy: [FAMILY]) { rows { family organisations } } snapshot { downloads } }",
+    );
+    let rows = answer["data"]["aggregate"]["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"));
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["organisations"].as_i64().unwrap())
+            .sum::<i64>(),
+        1034
+    );
+    let url = answer["data"]["snapshot"]["downloads"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = http(
+        &addr,
+        &format!("GET {url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(status, 200);
+    assert!(body.starts_with("PAR1"), "a Parquet file streamed from S3");
+    stop(child);
+
+    // Credentials that do not exist are a clear failure, not a hang.
+    let mut bad = env.clone();
+    bad.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    bad.push(("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into()));
+    let out = ess_with(&["info", "--store", "s3://ess/open-data"], &bad);
+    assert!(!out.status.success());
 }

@@ -288,3 +288,19 @@ async fn conformance_s3() {
     }))
     .await;
 }
+
+#[tokio::test]
+async fn conformance_s3_under_a_prefix() {
+    let moto = Moto::start();
+    let counter = std::sync::atomic::AtomicU32::new(0);
+    suite(Box::new(|| {
+        let bucket = format!("ess-p{}", counter.fetch_add(1, Ordering::SeqCst));
+        moto.create_bucket(&bucket);
+        let store: Arc<dyn ObjectStore> = Arc::new(ess_api::prefix::PrefixedStore::new(
+            moto.store(&bucket),
+            "open-data/v1",
+        ));
+        (store, None)
+    }))
+    .await;
+}
