@@ -368,13 +368,7 @@ pub async fn latest_sequence(store: &dyn ObjectStore) -> Result<u64> {
 }
 
 async fn latest_sequence_with(store: &dyn ObjectStore, retry: &RetryPolicy) -> Result<u64> {
-    let prefix = ObjectPath::from(MANIFEST_DIR);
-    let metas: Vec<_> = retry
-        .run("list manifests", || {
-            store.list(Some(&prefix)).try_collect::<Vec<_>>()
-        })
-        .await
-        .map_err(store_err("list", &prefix))?;
+    let metas = crate::retry::list_all(store, MANIFEST_DIR, retry).await?;
     Ok(metas
         .iter()
         .filter_map(|m| manifest_sequence(m.location.as_ref()))

@@ -71,6 +71,24 @@ impl RetryPolicy {
     }
 }
 
+/// Every object under `prefix`, listed with retries.
+pub(crate) async fn list_all(
+    store: &dyn object_store::ObjectStore,
+    prefix: &str,
+    retry: &RetryPolicy,
+) -> crate::error::Result<Vec<object_store::ObjectMeta>> {
+    use futures::TryStreamExt;
+    let path = object_store::path::Path::from(prefix);
+    retry
+        .run("list", || store.list(Some(&path)).try_collect::<Vec<_>>())
+        .await
+        .map_err(|source| crate::error::IngestError::Store {
+            operation: "list",
+            path: prefix.to_owned(),
+            source,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Serialize;
 
 use crate::error::{IngestError, Result};
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, list_all};
 
 /// A run folder no manifest references.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -130,13 +130,7 @@ pub async fn vacuum(
 
     // Runs that manifests reference. An unreadable manifest stops the vacuum: better
     // to keep a leftover than to delete a snapshot's data.
-    let manifests = Path::from(MANIFEST_DIR);
-    let metas: Vec<_> = retry
-        .run("list manifests", || {
-            store.list(Some(&manifests)).try_collect::<Vec<_>>()
-        })
-        .await
-        .map_err(store_err("list", MANIFEST_DIR))?;
+    let metas = list_all(store.as_ref(), MANIFEST_DIR, &retry).await?;
     let mut referenced = HashSet::new();
     let mut snapshots = 0;
     for meta in metas {
@@ -161,13 +155,7 @@ pub async fn vacuum(
         snapshots += 1;
     }
 
-    let data = Path::from(SNAPSHOT_DIR);
-    let objects: Vec<_> = retry
-        .run("list snapshots", || {
-            store.list(Some(&data)).try_collect::<Vec<_>>()
-        })
-        .await
-        .map_err(store_err("list", SNAPSHOT_DIR))?;
+    let objects = list_all(store.as_ref(), SNAPSHOT_DIR, &retry).await?;
     let mut runs: BTreeMap<String, RunFiles> = BTreeMap::new();
     for meta in objects {
         let run = meta.location.parts().nth(1).map(|p| p.as_ref().to_owned());
