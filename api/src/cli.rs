@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -107,6 +108,27 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Write synthetic registries (deterministic from the seed) for tests and benchmarks.
+    Synth {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Cooperative rows (CSV).
+        #[arg(long, default_value_t = 0)]
+        cooperatives: usize,
+        /// Association rows (XLSX, split into workbooks).
+        #[arg(long, default_value_t = 0)]
+        associations: usize,
+        /// Mutual rows (JSON Lines).
+        #[arg(long, default_value_t = 0)]
+        mutuals: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Association rows per workbook (at most 1,000,000).
+        #[arg(long, default_value_t = ess_ingest::synth::MAX_ROWS_PER_WORKBOOK)]
+        rows_per_workbook: usize,
+    },
 }
 
 /// What the command line reports when it cannot go on.
@@ -172,6 +194,48 @@ pub async fn run(
             Ok(())
         }
         Command::Info { store, json } => info(&open_store(&store, &aws)?, json).await,
+        Command::Synth {
+            out,
+            cooperatives,
+            associations,
+            mutuals,
+            seed,
+            rows_per_workbook,
+        } => {
+            let options = ess_ingest::synth::SynthOptions {
+                out,
+                cooperatives,
+                associations,
+                mutuals,
+                seed,
+                rows_per_workbook,
+            };
+            let progress = Arc::new(Progress::default());
+            let display = std::io::stderr()
+                .is_terminal()
+                .then(|| tokio::spawn(show_progress(progress.clone())));
+            let truth =
+                tokio::task::spawn_blocking(move || ess_ingest::synth::synth(&options, &progress))
+                    .await
+                    .map_err(|e| IngestError::Task(e.to_string()))??;
+            if let Some(d) = display {
+                d.abort();
+                eprint_text("\r\x1b[2K");
+            }
+            let mut out = String::new();
+            for (family, t) in &truth.families {
+                out.push_str(&format!(
+                    "{family:<12} {:>10} rows: {} organisations, {} rejected, {} superseded\n",
+                    t.rows, t.organisations, t.rejected, t.superseded
+                ));
+            }
+            out.push_str(&format!(
+                "ground truth in synth_truth.json; ingest with:\n  {}\n",
+                truth.ingest_command("STORE")
+            ));
+            print_text(&out);
+            Ok(())
+        }
         Command::Schema => {
             print_text(&crate::graphql::sdl());
             Ok(())
@@ -320,10 +384,14 @@ async fn show_progress(progress: Arc<Progress>) {
         let done = progress.bytes_done.load(Ordering::Relaxed) as f64;
         let total = progress.bytes_total.load(Ordering::Relaxed) as f64;
         let rows = progress.rows.load(Ordering::Relaxed);
+        let rows_total = progress.rows_total.load(Ordering::Relaxed) as f64;
         let secs = started.elapsed().as_secs_f64().max(1e-3);
         let rate = done / secs;
+        let row_rate = rows as f64 / secs;
         let left = if rate > 0.0 && total > done {
             format!("{:.0}s left", (total - done) / rate)
+        } else if row_rate > 0.0 && rows_total > rows as f64 {
+            format!("{:.0}s left", (rows_total - rows as f64) / row_rate)
         } else {
             "…".to_owned()
         };

@@ -15,6 +15,7 @@ pub mod retry;
 pub mod samples;
 pub mod source;
 pub mod stage;
+pub mod synth;
 pub mod vacuum;
 
 pub use error::{IngestError, Result};

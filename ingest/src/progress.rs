@@ -10,8 +10,10 @@ pub struct Progress {
     pub bytes_total: AtomicU64,
     /// Bytes of registry files parsed so far.
     pub bytes_done: std::sync::Arc<AtomicU64>,
-    /// Rows read so far.
+    /// Rows read (or written) so far.
     pub rows: AtomicU64,
+    /// Rows expected in all, when known in advance (synthetic data).
+    pub rows_total: AtomicU64,
     phase: Mutex<String>,
 }
 

@@ -9,3 +9,4 @@ mod query_samples;
 mod rules;
 mod shared_copies;
 mod support;
+mod synth;
