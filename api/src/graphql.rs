@@ -717,6 +717,8 @@ impl Query {
             search: search.filter(|s| !s.trim().is_empty()),
             after: after.as_deref().map(decode_cursor).transpose()?,
             first: usize::try_from(first).unwrap_or(0),
+            // Counting every match is a second pass: only when the query asks for it.
+            with_total: ctx.look_ahead().field("totalCount").exists(),
         };
         let page = served
             .engine
@@ -738,7 +740,7 @@ impl Query {
                 end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
             edges,
-            total_count: page.total_count as i64,
+            total_count: page.total_count.unwrap_or(0) as i64,
             snapshot: Snapshot {
                 manifest: served.manifest().clone(),
             },

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use ess_schemas::layout::{
     IngestReport, MANIFEST_DIR, MANIFEST_FORMAT, Manifest, SourceRef, manifest_path,
-    manifest_sequence, organisations_part_path, quarantine_path, report_path, snapshot_id,
+    manifest_sequence, organisations_part_path, quarantine_path, report_path, rollup_path,
+    snapshot_id,
 };
 use futures::TryStreamExt;
 use object_store::buffered::BufWriter;
@@ -207,6 +208,13 @@ impl IngestJob {
             &self.retry,
         )
         .await?;
+        upload(
+            &self.store,
+            &staged.rollup,
+            &rollup_path(&run_id),
+            &self.retry,
+        )
+        .await?;
         report.seconds = started.elapsed().as_secs_f64();
         let report_json = serde_json::to_vec_pretty(&report).expect("report serialises");
         let report_location = ObjectPath::from(report_path(&run_id));
@@ -234,6 +242,7 @@ impl IngestJob {
             quarantine_parquet: quarantine_path(&run_id),
             quarantine_rows: staged.quarantine_rows,
             report: report_path(&run_id),
+            rollup_parquet: Some(rollup_path(&run_id)),
             sources: report
                 .files
                 .iter()

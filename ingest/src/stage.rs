@@ -17,6 +17,7 @@ use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use ess_schemas::arrow_schema::{OrganisationBatchBuilder, organisation_schema, quarantine_schema};
 use ess_schemas::layout::FileReport;
+use ess_schemas::rollup::{RollupBuilder, rollup_schema};
 use ess_schemas::{Family, reference};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -68,6 +69,7 @@ pub(crate) struct Staged {
     pub rows_by_family: HashMap<Family, u64>,
     pub quarantine: PathBuf,
     pub quarantine_rows: u64,
+    pub rollup: PathBuf,
 }
 
 fn staging_err(path: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
@@ -227,8 +229,12 @@ pub(crate) fn stage(
 
     drop(std::mem::take(&mut dedup.last)); // only the superseded marks are needed now
     progress.set_phase("writing Parquet");
-    let (organisation_parts, organisations, rows_by_family) =
-        write_final(&staging_path, &dedup.superseded, dir, layout)?;
+    let FinalFiles {
+        parts: organisation_parts,
+        organisations,
+        by_family: rows_by_family,
+        rollup,
+    } = write_final(&staging_path, &dedup.superseded, dir, layout)?;
     std::fs::remove_file(&staging_path).map_err(staging_err(&staging_path))?;
     Ok(Staged {
         files,
@@ -237,16 +243,19 @@ pub(crate) fn stage(
         rows_by_family,
         quarantine: quarantine_path,
         quarantine_rows,
+        rollup,
     })
 }
 
-/// Rereads the staged rows and writes those not superseded to Parquet parts.
+/// Rereads the staged rows and writes those not superseded to Parquet parts, and
+/// their rollup.
 fn write_final(
     staging_path: &Path,
     superseded: &[bool],
     dir: &Path,
     layout: ParquetLayout,
-) -> Result<(Vec<PathBuf>, u64, HashMap<Family, u64>)> {
+) -> Result<FinalFiles> {
+    let mut rollup = RollupBuilder::default();
     let file = File::open(staging_path).map_err(staging_err(staging_path))?;
     let reader = StreamReader::try_new(BufReader::with_capacity(1 << 20, file), None)
         .map_err(encode_err("the staging file"))?;
@@ -269,6 +278,7 @@ fn write_final(
             continue;
         }
         count_families(&batch, &mut by_family);
+        rollup.add(&batch);
         if writer.is_none() || in_part >= layout.rows_per_file {
             if let Some(w) = writer.take() {
                 w.close().map_err(parquet_err("organisations"))?;
@@ -304,7 +314,27 @@ fn write_final(
             parts.push(path);
         }
     }
-    Ok((parts, total, by_family))
+    let rollup_path = dir.join("rollup.parquet");
+    let f = File::create(&rollup_path).map_err(staging_err(&rollup_path))?;
+    let mut w = ArrowWriter::try_new(f, rollup_schema(), Some(writer_properties(&layout)))
+        .map_err(parquet_err("the rollup"))?;
+    w.write(&rollup.finish())
+        .map_err(parquet_err("the rollup"))?;
+    w.close().map_err(parquet_err("the rollup"))?;
+    Ok(FinalFiles {
+        parts,
+        organisations: total,
+        by_family,
+        rollup: rollup_path,
+    })
+}
+
+/// What the final pass wrote.
+struct FinalFiles {
+    parts: Vec<PathBuf>,
+    organisations: u64,
+    by_family: HashMap<Family, u64>,
+    rollup: PathBuf,
 }
 
 fn count_families(batch: &RecordBatch, by_family: &mut HashMap<Family, u64>) {

@@ -4,17 +4,21 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
+use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::expr::Like;
-use datafusion::prelude::{DataFrame, Expr, SessionContext, coalesce, col, lit, when};
+use datafusion::prelude::{
+    DataFrame, Expr, ParquetReadOptions, SessionContext, coalesce, col, lit, when,
+};
 use ess_schemas::arrow_schema::{col as c, organisation_schema, organisations_from_batch};
 use ess_schemas::key::normalize_key;
 use ess_schemas::layout::Manifest;
 use ess_schemas::measures::{Sums, col as m};
+use ess_schemas::rollup::rollup_schema;
 use ess_schemas::{Family, Organisation};
 use object_store::ObjectStore;
 use url::Url;
@@ -25,6 +29,12 @@ use crate::request::{AggregateRequest, Dimension, Filter, OrganisationsRequest};
 /// The table name snapshots are registered under.
 const TABLE: &str = "organisations";
 
+/// The table name of the rollup, held in memory.
+const ROLLUP: &str = "rollup";
+
+/// Cached aggregate answers per snapshot; the cache is emptied when it is full.
+const CACHE_ENTRIES: usize = 4096;
+
 /// The URL the snapshot's store is registered under in DataFusion.
 const STORE_URL: &str = "ess-store://snapshot";
 
@@ -32,6 +42,8 @@ const STORE_URL: &str = "ess-store://snapshot";
 pub struct SnapshotEngine {
     ctx: SessionContext,
     manifest: Manifest,
+    has_rollup: bool,
+    cache: std::sync::Mutex<std::collections::HashMap<AggregateRequest, AggregateOutput>>,
 }
 
 impl std::fmt::Debug for SnapshotEngine {
@@ -110,8 +122,8 @@ impl AggregateOutput {
 pub struct OrganisationPage {
     /// The organisations, in `org_id` order, canonical schema.
     pub batches: Vec<RecordBatch>,
-    /// Organisations matching the filter and search, all pages together.
-    pub total_count: u64,
+    /// Organisations matching the filter and search, all pages together (when asked).
+    pub total_count: Option<u64>,
     /// Whether more follow this page.
     pub has_next_page: bool,
 }
@@ -144,7 +156,29 @@ impl SnapshotEngine {
             .with_listing_options(options)
             .with_schema(organisation_schema());
         ctx.register_table(TABLE, Arc::new(ListingTable::try_new(config)?))?;
-        Ok(SnapshotEngine { ctx, manifest })
+        let has_rollup = match &manifest.rollup_parquet {
+            Some(path) => {
+                // With its own schema: plain Utf8, not the view types DataFusion
+                // reads Parquet strings as by default.
+                let schema = rollup_schema();
+                let options = ParquetReadOptions::default().schema(&schema);
+                let df = ctx
+                    .read_parquet(format!("{STORE_URL}/{path}"), options)
+                    .await?;
+                let table_schema = Arc::new(df.schema().as_arrow().clone());
+                let batches = df.collect().await?;
+                let table = MemTable::try_new(table_schema, vec![batches])?;
+                ctx.register_table(ROLLUP, Arc::new(table))?;
+                true
+            }
+            None => false,
+        };
+        Ok(SnapshotEngine {
+            ctx,
+            manifest,
+            has_rollup,
+            cache: Default::default(),
+        })
     }
 
     /// The snapshot's manifest.
@@ -153,27 +187,62 @@ impl SnapshotEngine {
     }
 
     async fn filtered(&self, filter: &Filter) -> Result<DataFrame> {
-        let df = self.ctx.table(TABLE).await?;
+        self.filtered_in(TABLE, filter).await
+    }
+
+    async fn filtered_in(&self, table: &str, filter: &Filter) -> Result<DataFrame> {
+        let df = self.ctx.table(table).await?;
         Ok(match filter_expr(filter) {
             Some(e) => df.filter(e)?,
             None => df,
         })
     }
 
-    /// Measures per group.
+    /// Measures per group: from the rollup when the snapshot has one, and from a
+    /// cache of earlier answers (a snapshot never changes, so neither do they).
     pub async fn aggregate(&self, request: &AggregateRequest) -> Result<AggregateOutput> {
         request.validate()?;
-        let span = tracing::info_span!("aggregate", snapshot = %self.manifest.snapshot_id, group_by = ?request.group_by);
+        let key = AggregateRequest {
+            group_by: request.group_by.clone(),
+            filter: request.filter.normalized(),
+        };
+        if let Some(hit) = self.cache.lock().expect("lock").get(&key) {
+            return Ok(hit.clone());
+        }
+        let out = self.compute(&key, self.has_rollup).await?;
+        let mut cache = self.cache.lock().expect("lock");
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, out.clone());
+        Ok(out)
+    }
+
+    /// Measures per group computed by scanning the organisations, bypassing rollup and
+    /// cache: what a first query without a rollup costs (benchmarks, and tests that the
+    /// two paths agree).
+    pub async fn aggregate_scanning(&self, request: &AggregateRequest) -> Result<AggregateOutput> {
+        request.validate()?;
+        self.compute(request, false).await
+    }
+
+    async fn compute(
+        &self,
+        request: &AggregateRequest,
+        from_rollup: bool,
+    ) -> Result<AggregateOutput> {
+        let span = tracing::info_span!("aggregate", snapshot = %self.manifest.snapshot_id, group_by = ?request.group_by, from_rollup);
         let _enter = span.enter();
         let started = std::time::Instant::now();
-        let df = self.filtered(&request.filter).await?;
+        let table = if from_rollup { ROLLUP } else { TABLE };
+        let df = self.filtered_in(table, &request.filter).await?;
         let groups: Vec<Expr> = request.group_by.iter().map(|d| col(d.column())).collect();
-        let mut grouped = measures(df.clone(), groups.clone())?;
+        let mut grouped = measures(df.clone(), groups.clone(), from_rollup)?;
         if !groups.is_empty() {
             grouped = grouped.sort(groups.iter().map(|g| g.clone().sort(true, false)).collect())?;
         }
         let rows = grouped.collect().await?;
-        let total = measures(df, Vec::new())?.collect().await?;
+        let total = measures(df, Vec::new(), from_rollup)?.collect().await?;
         tracing::debug!(
             groups = rows.iter().map(|b| b.num_rows()).sum::<usize>(),
             ms = started.elapsed().as_secs_f64() * 1e3,
@@ -219,7 +288,11 @@ impl SnapshotEngine {
                 )))?;
             }
         }
-        let total_count = df.clone().count().await? as u64;
+        let total_count = if request.with_total {
+            Some(df.clone().count().await? as u64)
+        } else {
+            None
+        };
         if let Some(after) = &request.after {
             df = df.filter(col(c::ORG_ID).gt(lit(after.clone())))?;
         }
@@ -295,23 +368,30 @@ fn filter_expr(filter: &Filter) -> Option<Expr> {
 }
 
 /// Groups `df` and computes the integer sums of [`Sums`]; a sum over no known value
-/// is 0, not null.
-fn measures(df: DataFrame, groups: Vec<Expr>) -> Result<DataFrame> {
+/// is 0, not null. From the rollup, the sums are sums of its pre-summed columns.
+fn measures(df: DataFrame, groups: Vec<Expr>, from_rollup: bool) -> Result<DataFrame> {
     let known = col(c::EMPLOYEES_WOMEN)
         .is_not_null()
         .and(col(c::EMPLOYEES_MEN).is_not_null());
     let if_known = |e: Expr| when(known.clone(), e).otherwise(lit(0i64));
-    let aggregates = vec![
-        count(lit(1i64)).alias(m::ORGANISATIONS),
-        sum(col(c::MEMBERS_TOTAL)).alias(m::MEMBERS),
-        sum(col(c::MEMBERS_WOMEN)).alias(m::MEMBERS_WOMEN),
-        sum(col(c::EMPLOYEES_TOTAL)).alias(m::EMPLOYEES),
-        sum(col(c::EMPLOYEES_WOMEN)).alias(m::EMPLOYEES_WOMEN),
-        sum(col(c::EMPLOYEES_MEN)).alias(m::EMPLOYEES_MEN),
-        sum(if_known(lit(1i64))?).alias(m::GENDER_KNOWN),
-        sum(if_known(col(c::EMPLOYEES_WOMEN))?).alias(m::GENDER_KNOWN_WOMEN),
-        sum(if_known(col(c::EMPLOYEES_MEN))?).alias(m::GENDER_KNOWN_MEN),
-    ];
+    let aggregates = if from_rollup {
+        m::ALL
+            .iter()
+            .map(|name| sum(col(*name)).alias(*name))
+            .collect()
+    } else {
+        vec![
+            count(lit(1i64)).alias(m::ORGANISATIONS),
+            sum(col(c::MEMBERS_TOTAL)).alias(m::MEMBERS),
+            sum(col(c::MEMBERS_WOMEN)).alias(m::MEMBERS_WOMEN),
+            sum(col(c::EMPLOYEES_TOTAL)).alias(m::EMPLOYEES),
+            sum(col(c::EMPLOYEES_WOMEN)).alias(m::EMPLOYEES_WOMEN),
+            sum(col(c::EMPLOYEES_MEN)).alias(m::EMPLOYEES_MEN),
+            sum(if_known(lit(1i64))?).alias(m::GENDER_KNOWN),
+            sum(if_known(col(c::EMPLOYEES_WOMEN))?).alias(m::GENDER_KNOWN_WOMEN),
+            sum(if_known(col(c::EMPLOYEES_MEN))?).alias(m::GENDER_KNOWN_MEN),
+        ]
+    };
     let mut projection: Vec<Expr> = groups
         .iter()
         .map(|g| match g {
@@ -363,10 +443,11 @@ fn group_key(batch: &RecordBatch, dims: &[Dimension], row: usize) -> Result<Grou
         if array.is_null(row) {
             continue;
         }
-        let text = || {
-            array
-                .as_string_opt::<i32>()
-                .map(|s| s.value(row).to_owned())
+        let text = || -> Option<String> {
+            match array.as_string_opt::<i32>() {
+                Some(s) => Some(s.value(row).to_owned()),
+                None => array.as_string_view_opt().map(|s| s.value(row).to_owned()),
+            }
         };
         match d {
             Dimension::Family => key.family = text().as_deref().and_then(Family::parse),

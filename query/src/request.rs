@@ -38,7 +38,7 @@ impl Dimension {
 
 /// Which organisations a query covers. Every list is an "any of"; lists combine with
 /// "and". An empty list does not filter.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Filter {
     /// Families.
     pub families: Vec<Family>,
@@ -55,6 +55,25 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// The same filter with its lists sorted and deduplicated: equal filters compare
+    /// equal (the result cache's key).
+    pub fn normalized(&self) -> Filter {
+        fn norm<T: Ord + Clone>(v: &[T]) -> Vec<T> {
+            let mut v = v.to_vec();
+            v.sort();
+            v.dedup();
+            v
+        }
+        Filter {
+            families: norm(&self.families),
+            regions: norm(&self.regions),
+            provinces: norm(&self.provinces),
+            sectors: norm(&self.sectors),
+            founded_from: self.founded_from,
+            founded_to: self.founded_to,
+        }
+    }
+
     /// Checks every code against the reference data, so that a typo is an error that
     /// says so rather than an empty answer.
     pub fn validate(&self) -> Result<()> {
@@ -108,7 +127,7 @@ fn check_codes(
 }
 
 /// An aggregate: measures over the organisations of `filter`, grouped by `group_by`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct AggregateRequest {
     /// Dimensions, in order (no repeats).
     pub group_by: Vec<Dimension>,
@@ -146,6 +165,9 @@ pub struct OrganisationsRequest {
     pub after: Option<String>,
     /// Page size, 1 to [`MAX_PAGE`].
     pub first: usize,
+    /// Whether to count every match (a second pass over the data; skip it when the
+    /// count is not needed).
+    pub with_total: bool,
 }
 
 impl Default for OrganisationsRequest {
@@ -155,6 +177,7 @@ impl Default for OrganisationsRequest {
             search: None,
             after: None,
             first: 20,
+            with_total: true,
         }
     }
 }

@@ -59,6 +59,11 @@ pub fn quarantine_path(run_id: &str) -> String {
     format!("{}/quarantine.parquet", run_prefix(run_id))
 }
 
+/// The rollup of a run.
+pub fn rollup_path(run_id: &str) -> String {
+    format!("{}/rollup.parquet", run_prefix(run_id))
+}
+
 /// The ingest report of a run.
 pub fn report_path(run_id: &str) -> String {
     format!("{}/report.json", run_prefix(run_id))
@@ -90,6 +95,9 @@ pub struct Manifest {
     pub quarantine_rows: u64,
     /// The ingest report (JSON, [`IngestReport`]).
     pub report: String,
+    /// The rollup (Parquet, [`crate::rollup`]), when the writer made one.
+    #[serde(default)]
+    pub rollup_parquet: Option<String>,
     /// The registry files ingested, in order.
     pub sources: Vec<SourceRef>,
     /// The version of the software that wrote it.

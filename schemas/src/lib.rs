@@ -8,6 +8,7 @@
 //! - [`arrow_schema`]: the Arrow schema of the published tables and batch conversion.
 //! - [`measures`]: aggregate measures.
 //! - [`layout`]: the snapshot layout, manifest and ingest report.
+//! - [`rollup`]: measures pre-summed per combination of dimensions.
 
 pub mod arrow_schema;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod measures;
 pub mod organisation;
 pub mod places;
 pub mod reference;
+pub mod rollup;
 pub mod values;
 
 pub use error::SchemaError;
