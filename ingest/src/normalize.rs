@@ -1,6 +1,8 @@
 //! A registry row's raw values become a canonical [`Organisation`], or a rejection.
 
-use ess_schemas::places::resolve_place;
+use std::collections::HashMap;
+
+use ess_schemas::places::{ResolvedPlace, resolve_place};
 use ess_schemas::reference::{OTHER_SECTOR, Reference};
 use ess_schemas::values::{
     DateForms, Raw, cooperative_status, date_field, employees_total, integer_field, mutual_status,
@@ -73,7 +75,7 @@ fn activity_labels(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Normalises one row of `family`'s registry.
+/// Normalises one row of `family`'s registry (with a fresh [`Normalizer`]).
 pub fn normalize(
     reference: &Reference,
     family: Family,
@@ -81,99 +83,168 @@ pub fn normalize(
     source_file: &str,
     source_row: i64,
 ) -> Result<Organisation, Rejection> {
-    let source_id = source_id(record.get(Field::SourceId))?;
-    let name_latin = text(record.get(Field::Name));
-    let name_ar = Some(text(record.get(Field::NameAr))).filter(|s| !s.is_empty());
-    let name = match (name_latin.is_empty(), &name_ar) {
-        (false, _) => name_latin,
-        (true, Some(ar)) => ar.clone(),
-        (true, None) => {
-            return Err(Rejection::new(
-                "missing_name",
-                format!("organisation `{source_id}` has no name"),
-            ));
+    Normalizer::new(reference).normalize(family, record, source_file, source_row)
+}
+
+/// Distinct texts memoised before the memo is emptied (adversarial input stays bounded).
+const MEMO_LIMIT: usize = 100_000;
+
+/// Normalises rows, remembering how each distinct place and sector text resolved:
+/// registries repeat a few hundred spellings millions of times, and resolution (Unicode
+/// normalisation, then lookups) is a pure function of the text.
+#[derive(Debug)]
+pub struct Normalizer<'r> {
+    reference: &'r Reference,
+    places: HashMap<(String, String), (ResolvedPlace, Flags)>,
+    sectors: HashMap<(Family, String), Option<String>>,
+}
+
+impl<'r> Normalizer<'r> {
+    /// A normaliser over `reference`.
+    pub fn new(reference: &'r Reference) -> Self {
+        Normalizer {
+            reference,
+            places: HashMap::new(),
+            sectors: HashMap::new(),
         }
-    };
+    }
 
-    let mut flags = Flags::default();
+    fn place(&mut self, region: String, province: String, flags: &mut Flags) -> ResolvedPlace {
+        if self.places.len() > MEMO_LIMIT {
+            self.places.clear();
+        }
+        let reference = self.reference;
+        let (place, raised) = self
+            .places
+            .entry((region, province))
+            .or_insert_with_key(|(r, p)| {
+                let mut raised = Flags::default();
+                let place = resolve_place(reference, r, p, &mut raised);
+                (place, raised)
+            });
+        for f in raised.iter() {
+            flags.raise(f);
+        }
+        place.clone()
+    }
 
-    let sector_text = text(record.get(Field::Sector));
-    let activities = match family {
-        Family::Association => activity_labels(&sector_text),
-        _ => Vec::new(),
-    };
-    let label = match family {
-        Family::Association => activities.first().cloned().unwrap_or_default(),
-        _ => sector_text,
-    };
-    let sector_code = if label.is_empty() {
-        OTHER_SECTOR.to_owned()
-    } else {
-        match reference.match_sector(family, &label) {
-            Some(s) => s.code.clone(),
-            None => {
-                flags.raise(QualityFlag::UnknownSector);
-                OTHER_SECTOR.to_owned()
+    fn sector(&mut self, family: Family, label: &str) -> Option<String> {
+        if self.sectors.len() > MEMO_LIMIT {
+            self.sectors.clear();
+        }
+        let reference = self.reference;
+        self.sectors
+            .entry((family, label.to_owned()))
+            .or_insert_with(|| {
+                reference
+                    .match_sector(family, label)
+                    .map(|s| s.code.clone())
+            })
+            .clone()
+    }
+
+    /// Normalises one row of `family`'s registry.
+    pub fn normalize(
+        &mut self,
+        family: Family,
+        record: &RawRecord,
+        source_file: &str,
+        source_row: i64,
+    ) -> Result<Organisation, Rejection> {
+        let source_id = source_id(record.get(Field::SourceId))?;
+        let name_latin = text(record.get(Field::Name));
+        let name_ar = Some(text(record.get(Field::NameAr))).filter(|s| !s.is_empty());
+        let name = match (name_latin.is_empty(), &name_ar) {
+            (false, _) => name_latin,
+            (true, Some(ar)) => ar.clone(),
+            (true, None) => {
+                return Err(Rejection::new(
+                    "missing_name",
+                    format!("organisation `{source_id}` has no name"),
+                ));
             }
-        }
-    };
+        };
 
-    let place = resolve_place(
-        reference,
-        &record.get(Field::Region).to_text(),
-        &record.get(Field::Province).to_text(),
-        &mut flags,
-    );
+        let mut flags = Flags::default();
 
-    let forms = match family {
-        Family::Cooperative => DateForms::Csv,
-        Family::Association => DateForms::Xlsx,
-        Family::Mutual => DateForms::Json,
-    };
-    let founded = date_field(record.get(Field::Founded), forms, &mut flags);
+        let sector_text = text(record.get(Field::Sector));
+        let activities = match family {
+            Family::Association => activity_labels(&sector_text),
+            _ => Vec::new(),
+        };
+        let label = match family {
+            Family::Association => activities.first().cloned().unwrap_or_default(),
+            _ => sector_text,
+        };
+        let sector_code = if label.is_empty() {
+            OTHER_SECTOR.to_owned()
+        } else {
+            match self.sector(family, &label) {
+                Some(code) => code,
+                None => {
+                    flags.raise(QualityFlag::UnknownSector);
+                    OTHER_SECTOR.to_owned()
+                }
+            }
+        };
 
-    let status = match family {
-        Family::Cooperative => cooperative_status(record.get(Field::Status), &mut flags),
-        Family::Association => Status::Active,
-        Family::Mutual => mutual_status(record.get(Field::Status), &mut flags),
-    };
+        let place = self.place(
+            record.get(Field::Region).to_text(),
+            record.get(Field::Province).to_text(),
+            &mut flags,
+        );
 
-    let members_total = integer_field(record.get(Field::Members), &mut flags);
-    let members_women = integer_field(record.get(Field::MembersWomen), &mut flags);
-    let given_total = integer_field(record.get(Field::EmployeesTotal), &mut flags);
-    let employees_women = integer_field(record.get(Field::EmployeesWomen), &mut flags);
-    let employees_men = integer_field(record.get(Field::EmployeesMen), &mut flags);
-    let volunteers = integer_field(record.get(Field::Volunteers), &mut flags);
-    let employees_total = employees_total(given_total, employees_women, employees_men, &mut flags);
-    let public_utility = match family {
-        Family::Association => yes_no(record.get(Field::PublicUtility)),
-        _ => None,
-    };
+        let forms = match family {
+            Family::Cooperative => DateForms::Csv,
+            Family::Association => DateForms::Xlsx,
+            Family::Mutual => DateForms::Json,
+        };
+        let founded = date_field(record.get(Field::Founded), forms, &mut flags);
 
-    Ok(Organisation {
-        org_id: format!("{}:{source_id}", family.as_str()),
-        family,
-        source_id,
-        name,
-        name_ar,
-        sector_code,
-        activities,
-        region_code: place.region_code,
-        province_code: place.province_code,
-        founded_on: founded.on,
-        founded_year: founded.year,
-        status,
-        members_total,
-        members_women,
-        employees_total,
-        employees_women,
-        employees_men,
-        volunteers,
-        public_utility,
-        quality_flags: flags,
-        source_file: source_file.to_owned(),
-        source_row,
-    })
+        let status = match family {
+            Family::Cooperative => cooperative_status(record.get(Field::Status), &mut flags),
+            Family::Association => Status::Active,
+            Family::Mutual => mutual_status(record.get(Field::Status), &mut flags),
+        };
+
+        let members_total = integer_field(record.get(Field::Members), &mut flags);
+        let members_women = integer_field(record.get(Field::MembersWomen), &mut flags);
+        let given_total = integer_field(record.get(Field::EmployeesTotal), &mut flags);
+        let employees_women = integer_field(record.get(Field::EmployeesWomen), &mut flags);
+        let employees_men = integer_field(record.get(Field::EmployeesMen), &mut flags);
+        let volunteers = integer_field(record.get(Field::Volunteers), &mut flags);
+        let employees_total =
+            employees_total(given_total, employees_women, employees_men, &mut flags);
+        let public_utility = match family {
+            Family::Association => yes_no(record.get(Field::PublicUtility)),
+            _ => None,
+        };
+
+        Ok(Organisation {
+            org_id: format!("{}:{source_id}", family.as_str()),
+            family,
+            source_id,
+            name,
+            name_ar,
+            sector_code,
+            activities,
+            region_code: place.region_code,
+            province_code: place.province_code,
+            founded_on: founded.on,
+            founded_year: founded.year,
+            status,
+            members_total,
+            members_women,
+            employees_total,
+            employees_women,
+            employees_men,
+            volunteers,
+            public_utility,
+            quality_flags: flags,
+            source_file: source_file.to_owned(),
+            source_row,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::error::{IngestError, Result};
 use crate::fields::RawRecord;
-use crate::normalize::{Rejection, normalize};
+use crate::normalize::{Normalizer, Rejection};
 use crate::progress::Progress;
 use crate::readers::text::detect_encoding;
 use crate::readers::{CountingReader, ReadSummary, RowSink, csv, json, xlsx};
@@ -135,6 +135,7 @@ pub(crate) fn stage(
     };
 
     let mut dedup = Dedup::default();
+    let mut normalizer = Normalizer::new(reference());
     let mut files = Vec::with_capacity(sources.len());
     let mut file_of_row: Vec<(u64, usize)> = Vec::with_capacity(sources.len());
 
@@ -177,6 +178,7 @@ pub(crate) fn stage(
             staging: &mut staging,
             quarantine: &mut quarantine,
             dedup: &mut dedup,
+            normalizer: &mut normalizer,
             progress,
             error: None,
         };
@@ -461,6 +463,7 @@ struct Collector<'a> {
     staging: &'a mut StreamWriter<BufWriter<File>>,
     quarantine: &'a mut QuarantineWriter,
     dedup: &'a mut Dedup,
+    normalizer: &'a mut Normalizer<'static>,
     progress: &'a Progress,
     /// The first write failure; readers cannot return errors through the sink.
     error: Option<IngestError>,
@@ -489,7 +492,10 @@ impl Collector<'_> {
 
 impl RowSink for Collector<'_> {
     fn row(&mut self, row: i64, record: &RawRecord) -> Option<Rejection> {
-        match normalize(reference(), self.family, record, self.file, row) {
+        match self
+            .normalizer
+            .normalize(self.family, record, self.file, row)
+        {
             Ok(org) => {
                 self.report.rows_read += 1;
                 self.report.accepted += 1;

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""ess against DuckDB on the same files: ingest, cold and warm dashboard queries over
+HTTP, a row search, and throughput under 32 connections. Writes a Markdown table into
+BENCHMARKS.md between the results markers. Bounded in time; talks to 127.0.0.1 only."""
+
+import argparse, http.client, json, os, platform, re, shutil, statistics, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+
+QUERIES = {
+    "by region": '{ aggregate(groupBy: [REGION]) { rows { region { code } organisations members employeesWomen } } }',
+    "region × family": '{ aggregate(groupBy: [REGION, FAMILY]) { rows { region { code } family organisations members } } }',
+    "sector × gender, one region": '{ aggregate(groupBy: [SECTOR], filter: {region: ["MA-09"]}) { rows { sector { code } organisations employeesWomen employeesMen womenEmploymentShare genderCoverage } } }',
+    "by founding year": '{ aggregate(groupBy: [FOUNDED_YEAR]) { rows { foundedYear organisations } } }',
+    "search, first page": '{ organisations(search: "tifaouine 12", first: 20) { edges { node { orgId name regionCode } } pageInfo { hasNextPage } } }',
+}
+
+DUCK = {
+    "by region": "select region_code, count(*), sum(members_total), sum(employees_women) from orgs group by 1 order by 1",
+    "region × family": "select region_code, family, count(*), sum(members_total) from orgs group by 1, 2 order by 1, 2",
+    "sector × gender, one region": """select sector_code, count(*), sum(employees_women), sum(employees_men),
+        sum(case when employees_women is not null and employees_men is not null then employees_women end)
+          / nullif(sum(case when employees_women is not null and employees_men is not null then employees_women + employees_men end), 0),
+        avg(case when employees_women is not null and employees_men is not null then 1.0 else 0 end)
+        from orgs where region_code = 'MA-09' group by 1 order by 1""",
+    "by founding year": "select founded_year, count(*) from orgs group by 1 order by 1",
+    "search, first page": "select org_id, name, region_code from orgs where search_key like '%tifaouine 12%' order by org_id limit 21",
+}
+
+
+def run_timed(cmd, **kw):
+    """Runs cmd under /usr/bin/time -v; returns (seconds, peak RSS MiB, stdout)."""
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, **kw)
+    secs = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{p.stderr[-3000:]}")
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1)) / 1024
+    return secs, rss, p.stdout
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def gql(conn, query):
+    body = json.dumps({"query": query})
+    t0 = time.perf_counter()
+    conn.request("POST", "/graphql", body, {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    dt = (time.perf_counter() - t0) * 1e3
+    if r.status != 200 or b'"errors"' in data:
+        sys.exit(f"query failed: {data[:500]!r}")
+    return dt
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1024 / 1024
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    import duckdb
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}; {rustc}; DuckDB {duckdb.__version__}"
+
+
+def bench_scale(ess, n, warm_runs, wrk_secs):
+    import duckdb
+    data = OUT / f"data-{n}"
+    store = OUT / f"store-{n}"
+    duck_pq = OUT / f"duckdb-{n}.parquet"
+    for p in (store,):
+        shutil.rmtree(p, ignore_errors=True)
+    res = {"n": n}
+
+    # Data: n cooperatives in one CSV (the ingest comparison), plus associations and
+    # mutuals for the query snapshot.
+    t0 = time.perf_counter()
+    subprocess.run([ess, "synth", "--out", data, "--cooperatives", str(n), "--associations", str(max(1000, n // 50)),
+                    "--mutuals", str(max(100, n // 100)), "--seed", "1"], check=True, capture_output=True)
+    res["synth_s"] = time.perf_counter() - t0
+    csv = data / "cooperatives.csv"
+    res["csv_mb"] = csv.stat().st_size / 1e6
+
+    # Ingest: the cooperative CSV alone, ess vs DuckDB read_csv → Parquet.
+    secs, rss, _ = run_timed([ess, "ingest", "--store", OUT / f"ingest-{n}", "--cooperatives", csv],
+                             env={**os.environ, "RUST_LOG": "warn"})
+    shutil.rmtree(OUT / f"ingest-{n}", ignore_errors=True)
+    res["ess_ingest"] = (secs, rss, n / secs)
+    dsql = (f"COPY (SELECT * FROM read_csv('{csv}', delim=';', header=true)) TO '{duck_pq}' "
+            f"(FORMAT parquet, COMPRESSION zstd)")
+    secs, rss, _ = run_timed([sys.executable, "-c", f"import duckdb; duckdb.connect().execute({dsql!r})"])
+    res["duck_ingest"] = (secs, rss, n / secs)
+
+    # The query snapshot: every family.
+    files = json.loads((data / "synth_truth.json").read_text())["files"]
+    args = [ess, "ingest", "--store", store]
+    for family, path in files:
+        args += [{"cooperative": "--cooperatives", "association": "--associations", "mutual": "--mutuals"}[family], path]
+    subprocess.run(args, check=True, capture_output=True, env={**os.environ, "RUST_LOG": "warn"})
+    info = json.loads(subprocess.run([ess, "info", "--store", store, "--json"], check=True, capture_output=True, text=True).stdout)
+    res["orgs"] = info["rows"]
+    parts = [p.removeprefix("file://") for p in info["organisations_parquet"]]
+
+    # Serve: time to ready, then cold and warm latencies over HTTP.
+    t0 = time.perf_counter()
+    server = subprocess.Popen([ess, "serve", "--store", store, "--addr", "127.0.0.1:0", "--refresh", "0"],
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "RUST_LOG": "warn"})
+    line = server.stdout.readline()
+    res["ready_s"] = time.perf_counter() - t0
+    host, port = re.search(r"listening on http://([\d.]+):(\d+)", line).groups()
+    try:
+        conn = http.client.HTTPConnection(host, int(port))
+        res["q"] = {}
+        for name, q in QUERIES.items():
+            cold = gql(conn, q)
+            warm = [gql(conn, q) for _ in range(warm_runs)]
+            res["q"][name] = (cold, pct(warm, 0.5), pct(warm, 0.95))
+        # Throughput: 32 connections, bounded in time, loopback only.
+        lua = OUT / "post.lua"
+        lua.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                       f'wrk.body = {json.dumps(json.dumps({"query": QUERIES["by region"]}))}\n')
+        w = subprocess.run(["wrk", "-t2", "-c32", f"-d{wrk_secs}s", "--latency", "-s", lua, f"http://{host}:{port}/graphql"],
+                           capture_output=True, text=True, check=True).stdout
+        res["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", w).group(1))
+        res["wrk_p50"] = re.search(r"50%\s+(\S+)", w).group(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    # DuckDB on the snapshot's Parquet: cold (new connection, first run) and warm.
+    res["dq"] = {}
+    for name, sql in DUCK.items():
+        con = duckdb.connect()
+        con.execute(f"create view orgs as select * from read_parquet({parts!r})")
+        t0 = time.perf_counter(); con.execute(sql).fetchall(); cold = (time.perf_counter() - t0) * 1e3
+        warm = []
+        for _ in range(warm_runs):
+            t0 = time.perf_counter(); con.execute(sql).fetchall(); warm.append((time.perf_counter() - t0) * 1e3)
+        res["dq"][name] = (cold, pct(warm, 0.5), pct(warm, 0.95))
+        con.close()
+    return res
+
+
+def render(results, machine_line, command, started):
+    out = [f"Machine: {machine_line}.", f"Command: `{command}` ({time.time() - started:.0f} s in all, "
+           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).", ""]
+    for r in results:
+        n = r["n"]
+        out.append(f"### {n:,} cooperative rows ({r['orgs']:,} organisations in the query snapshot)\n")
+        ei, di = r["ess_ingest"], r["duck_ingest"]
+        out.append("| ingest of the cooperative CSV ({:.0f} MB) | seconds | rows/s | peak memory |".format(r["csv_mb"]))
+        out.append("| --- | ---: | ---: | ---: |")
+        out.append(f"| ess (normalise, dedup, quarantine, Parquet + rollup) | {ei[0]:.1f} | {ei[2]:,.0f} | {ei[1]:.0f} MiB |")
+        out.append(f"| DuckDB `read_csv` → Parquet | {di[0]:.1f} | {di[2]:,.0f} | {di[1]:.0f} MiB |")
+        out.append(f"| ratio ess / DuckDB (time) | {ei[0] / di[0]:.2f}× | | {ei[1] / di[1]:.2f}× |\n")
+        out.append(f"`ess serve` ready in {r['ready_s'] * 1e3:.0f} ms. Throughput, `by region` over HTTP, "
+                   f"32 connections (wrk): **{r['rps']:,.0f} requests/s** (p50 {r['wrk_p50']}).\n")
+        out.append("| query | ess cold ms | ess warm p50 / p95 ms | DuckDB cold ms | DuckDB warm p50 / p95 ms | warm p50 ratio ess/DuckDB |")
+        out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name in QUERIES:
+            e, d = r["q"][name], r["dq"][name]
+            out.append(f"| {name} | {e[0]:.1f} | {e[1]:.2f} / {e[2]:.2f} | {d[0]:.1f} | {d[1]:.2f} / {d[2]:.2f} | {e[1] / d[1]:.2f}× |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ess", required=True)
+    ap.add_argument("scales", nargs="*", type=int, default=[1_000_000, 10_000_000])
+    ap.add_argument("--warm-runs", type=int, default=200)
+    ap.add_argument("--wrk-seconds", type=int, default=10)
+    a = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    results = []
+    for n in a.scales:
+        print(f"scale {n:,} …", file=sys.stderr, flush=True)
+        results.append(bench_scale(Path(a.ess), n, a.warm_runs, a.wrk_seconds))
+    command = "bench/run.sh " + " ".join(map(str, a.scales))
+    table = render(results, machine(), command, started)
+    (OUT / "results.md").write_text(table)
+    md = ROOT / "BENCHMARKS.md"
+    text = md.read_text()
+    text = re.sub(r"<!-- results:start -->.*<!-- results:end -->",
+                  lambda _: f"<!-- results:start -->\n{table}\n<!-- results:end -->", text, flags=re.S)
+    md.write_text(text)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
