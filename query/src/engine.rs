@@ -44,6 +44,7 @@ pub struct SnapshotEngine {
     manifest: Manifest,
     has_rollup: bool,
     cache: std::sync::Mutex<std::collections::HashMap<AggregateRequest, AggregateOutput>>,
+    pages: std::sync::Mutex<std::collections::HashMap<OrganisationsRequest, OrganisationPage>>,
 }
 
 impl std::fmt::Debug for SnapshotEngine {
@@ -178,6 +179,7 @@ impl SnapshotEngine {
             manifest,
             has_rollup,
             cache: Default::default(),
+            pages: Default::default(),
         })
     }
 
@@ -266,9 +268,26 @@ impl SnapshotEngine {
             .await?)
     }
 
-    /// A page of organisations, in `org_id` order.
+    /// A page of organisations, in `org_id` order; repeated pages come from a cache.
     pub async fn organisations(&self, request: &OrganisationsRequest) -> Result<OrganisationPage> {
         request.validate()?;
+        let key = OrganisationsRequest {
+            filter: request.filter.normalized(),
+            ..request.clone()
+        };
+        if let Some(hit) = self.pages.lock().expect("lock").get(&key) {
+            return Ok(hit.clone());
+        }
+        let page = self.fetch_page(&key).await?;
+        let mut pages = self.pages.lock().expect("lock");
+        if pages.len() >= CACHE_ENTRIES {
+            pages.clear();
+        }
+        pages.insert(key, page.clone());
+        Ok(page)
+    }
+
+    async fn fetch_page(&self, request: &OrganisationsRequest) -> Result<OrganisationPage> {
         let span = tracing::info_span!("organisations", snapshot = %self.manifest.snapshot_id);
         let _enter = span.enter();
         let mut df = self.filtered(&request.filter).await?;

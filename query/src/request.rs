@@ -154,7 +154,7 @@ impl AggregateRequest {
 pub const MAX_PAGE: usize = 1000;
 
 /// A page of organisations, in `org_id` order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OrganisationsRequest {
     /// Which organisations.
     pub filter: Filter,
