@@ -125,7 +125,7 @@ def bench_scale(ess, n, warm_runs, wrk_secs):
         w = subprocess.run(["wrk", "-t2", "-c32", f"-d{wrk_secs}s", "--latency", "-s", lua, f"http://{host}:{port}/graphql"],
                            capture_output=True, text=True, check=True).stdout
         res["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", w).group(1))
-        res["wrk_p50"] = re.search(r"50%\s+(\S+)", w).group(1)
+        res["wrk_p50"] = re.search(r"^\s+50%\s+(\S+)", w, re.M).group(1)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -155,14 +155,15 @@ def render(results, machine_line, command, started):
         out.append("| --- | ---: | ---: | ---: |")
         out.append(f"| ess (normalise, dedup, quarantine, Parquet + rollup) | {ei[0]:.1f} | {ei[2]:,.0f} | {ei[1]:.0f} MiB |")
         out.append(f"| DuckDB `read_csv` → Parquet | {di[0]:.1f} | {di[2]:,.0f} | {di[1]:.0f} MiB |")
-        out.append(f"| ratio ess / DuckDB (time) | {ei[0] / di[0]:.2f}× | | {ei[1] / di[1]:.2f}× |\n")
+        out.append(f"| ratio ess / DuckDB | {ei[0] / di[0]:.2f}× the time | {ei[2] / di[2]:.2f}× | {ei[1] / di[1]:.2f}× |\n")
         out.append(f"`ess serve` ready in {r['ready_s'] * 1e3:.0f} ms. Throughput, `by region` over HTTP, "
                    f"32 connections (wrk): **{r['rps']:,.0f} requests/s** (p50 {r['wrk_p50']}).\n")
-        out.append("| query | ess cold ms | ess warm p50 / p95 ms | DuckDB cold ms | DuckDB warm p50 / p95 ms | warm p50 ratio ess/DuckDB |")
-        out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+        out.append("| query | ess cold ms | ess warm p50 / p95 ms | DuckDB cold ms | DuckDB warm p50 / p95 ms | cold: DuckDB / ess | warm p50: DuckDB / ess |")
+        out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for name in QUERIES:
             e, d = r["q"][name], r["dq"][name]
-            out.append(f"| {name} | {e[0]:.1f} | {e[1]:.2f} / {e[2]:.2f} | {d[0]:.1f} | {d[1]:.2f} / {d[2]:.2f} | {e[1] / d[1]:.2f}× |")
+            out.append(f"| {name} | {e[0]:.1f} | {e[1]:.2f} / {e[2]:.2f} | {d[0]:.1f} | {d[1]:.2f} / {d[2]:.2f} "
+                       f"| {d[0] / e[0]:.2f}× | {d[1] / e[1]:.0f}× |")
         out.append("")
     return "\n".join(out)
 
@@ -183,6 +184,7 @@ def main():
     command = "bench/run.sh " + " ".join(map(str, a.scales))
     table = render(results, machine(), command, started)
     (OUT / "results.md").write_text(table)
+    (OUT / "results.json").write_text(json.dumps(results, indent=1))
     md = ROOT / "BENCHMARKS.md"
     text = md.read_text()
     text = re.sub(r"<!-- results:start -->.*<!-- results:end -->",

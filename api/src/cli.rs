@@ -576,11 +576,11 @@ pub fn report_table(report: &IngestReport) -> String {
     out
 }
 
-#[allow(clippy::print_stdout)]
+/// Writes to stdout; a closed stdout (`ess demo | head -1`) must not stop a server.
 fn print_text(text: &str) {
     use std::io::Write;
-    print!("{text}");
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 #[allow(clippy::print_stderr)]

@@ -243,6 +243,46 @@ fn serve_prints_its_address_answers_and_stops_on_sigterm() {
 }
 
 #[test]
+fn demo_publishes_the_embedded_samples_and_serves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ess"))
+        .args(["demo", "--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .env("TMPDIR", dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(Some(child));
+    let mut lines = BufReader::new(stdout).lines();
+    let line = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.contains("listening on http://"))
+        .expect("a listening line");
+    let addr = line
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let answer = graphql(&addr, "{ snapshot { id organisations } }");
+    assert_eq!(answer["data"]["snapshot"]["organisations"], 1034);
+    let (status, page) = http(
+        &addr,
+        "GET /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(page.contains("graphiql"), "GraphiQL in the browser");
+    drop(lines); // a closed stdout does not stop the server
+    assert_eq!(
+        graphql(&addr, "{ snapshot { id } }")["data"]["snapshot"]["id"],
+        "000001"
+    );
+    stop(server);
+}
+
+#[test]
 fn a_running_server_picks_up_a_new_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
