@@ -97,6 +97,23 @@ const COOPERATIVE_HEADERS: &[(&str, Field)] = &[
     ("Statut", Field::Status),
 ];
 
+/// The association registry's header row as SOURCES.md §2 writes it (what the
+/// generator writes and tests build workbooks with).
+pub const ASSOCIATION_HEADER_ROW: [&str; 12] = [
+    "Identifiant",
+    "Nom",
+    "الاسم",
+    "Domaine d'intervention",
+    "Région",
+    "Province/Préfecture",
+    "Date de constitution",
+    "Adhérents",
+    "Salariés femmes",
+    "Salariés hommes",
+    "Bénévoles",
+    "Utilité publique",
+];
+
 /// Header spellings of the association XLSX.
 const ASSOCIATION_HEADERS: &[(&str, Field)] = &[
     ("Identifiant", Field::SourceId),

@@ -490,14 +490,7 @@ mod tests {
         assert_eq!(latest_sequence(store.as_ref()).await.unwrap(), 1);
 
         // A second ingest takes the next number and leaves the first untouched.
-        let second = IngestJob::builder()
-            .store(store.clone())
-            .sources(sample_sources().into_iter().take(1))
-            .build()
-            .unwrap()
-            .run()
-            .await
-            .unwrap();
+        let second = crate::samples::publish_first_sample(&store).await;
         assert_eq!(second.manifest.sequence, 2);
         assert_ne!(second.manifest.run_id, outcome.manifest.run_id);
         store
@@ -519,14 +512,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let outcome = IngestJob::builder()
-            .store(store.clone())
-            .sources(sample_sources().into_iter().take(1))
-            .build()
-            .unwrap()
-            .run()
-            .await
-            .unwrap();
+        let outcome = crate::samples::publish_first_sample(&store).await;
         assert_eq!(outcome.manifest.sequence, 2);
     }
 

@@ -60,3 +60,18 @@ pub fn sample_sources() -> Vec<SourceFile> {
         .map(|s| SourceFile::bytes(s.family, s.name, s.bytes))
         .collect()
 }
+
+/// Publishes the first sample file into `store` (test setup).
+#[cfg(test)]
+pub(crate) async fn publish_first_sample(
+    store: &std::sync::Arc<dyn object_store::ObjectStore>,
+) -> crate::IngestOutcome {
+    crate::IngestJob::builder()
+        .store(store.clone())
+        .sources(sample_sources().into_iter().take(1))
+        .build()
+        .expect("a source")
+        .run()
+        .await
+        .expect("the first sample publishes")
+}

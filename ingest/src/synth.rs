@@ -18,6 +18,7 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 use serde::Serialize;
 
 use crate::error::{IngestError, Result};
+use crate::fields::ASSOCIATION_HEADER_ROW;
 use crate::progress::Progress;
 
 /// Excel's sheet holds 1,048,576 rows; workbooks are split well below that.
@@ -445,20 +446,7 @@ fn associations(
     ws.set_name("Associations déclarées").map_err(xlsx)?;
     ws.write_string(0, 0, "Registre des associations — extraction synthétique")
         .map_err(xlsx)?;
-    let headers = [
-        "Identifiant",
-        "Nom",
-        "الاسم",
-        "Domaine d'intervention",
-        "Région",
-        "Province/Préfecture",
-        "Date de constitution",
-        "Adhérents",
-        "Salariés femmes",
-        "Salariés hommes",
-        "Bénévoles",
-        "Utilité publique",
-    ];
+    let headers = ASSOCIATION_HEADER_ROW;
     for (c, h) in headers.iter().enumerate() {
         ws.write_string(2, c as u16, *h).map_err(xlsx)?;
     }

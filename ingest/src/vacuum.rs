@@ -223,22 +223,13 @@ pub async fn vacuum(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::IngestJob;
-    use crate::samples::sample_sources;
     use object_store::PutPayload;
     use object_store::memory::InMemory;
 
     #[tokio::test]
     async fn only_unreferenced_expired_runs_are_deleted() {
         let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        let outcome = IngestJob::builder()
-            .store(store.clone())
-            .sources(sample_sources().into_iter().take(1))
-            .build()
-            .unwrap()
-            .run()
-            .await
-            .unwrap();
+        let outcome = crate::samples::publish_first_sample(&store).await;
         // What a killed ingest leaves: data with no manifest.
         for p in [
             "snapshots/dead-run/organisations/part-00000.parquet",
@@ -296,14 +287,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn ObjectStore> =
             Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap());
-        IngestJob::builder()
-            .store(store.clone())
-            .sources(sample_sources().into_iter().take(1))
-            .build()
-            .unwrap()
-            .run()
-            .await
-            .unwrap();
+        crate::samples::publish_first_sample(&store).await;
         // A Parquet upload killed midway: only the store's staging file exists.
         let dead = dir.path().join("snapshots/killed-run/organisations");
         std::fs::create_dir_all(&dead).unwrap();

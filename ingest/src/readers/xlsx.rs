@@ -199,21 +199,10 @@ mod tests {
             }
             ws.write_string(0, 0, "Registre des associations — extraction")
                 .unwrap();
-            let headers = [
-                "Identifiant",
-                "Nom",
-                "الاسم",
-                "Domaine d'intervention",
-                "Région",
-                "Province/Préfecture",
-                "Date de constitution",
-                "Adhérents",
-                "Salariés femmes",
-                "Salariés hommes",
-                "Bénévoles",
-                "Utilité publique",
-                "Remarque",
-            ];
+            let headers: Vec<&str> = crate::fields::ASSOCIATION_HEADER_ROW
+                .into_iter()
+                .chain(["Remarque"])
+                .collect();
             for (c, h) in headers.iter().enumerate() {
                 ws.write_string(header_row, c as u16, *h).unwrap();
             }
