@@ -211,17 +211,12 @@ pub async fn run(
                 rows_per_workbook,
             };
             let progress = Arc::new(Progress::default());
-            let display = std::io::stderr()
-                .is_terminal()
-                .then(|| tokio::spawn(show_progress(progress.clone())));
+            let line = ProgressLine::start(&progress);
             let truth =
                 tokio::task::spawn_blocking(move || ess_ingest::synth::synth(&options, &progress))
                     .await
                     .map_err(|e| IngestError::Task(e.to_string()))??;
-            if let Some(d) = display {
-                d.abort();
-                eprint_text("\r\x1b[2K");
-            }
+            drop(line);
             let mut out = String::new();
             for (family, t) in &truth.families {
                 out.push_str(&format!(
@@ -358,9 +353,7 @@ fn ordered_sources(sub: &ArgMatches, aws: &AwsSettings) -> Result<Vec<SourceFile
 
 async fn ingest(store: &Store, sources: Vec<SourceFile>) -> Result<IngestOutcome, CliError> {
     let progress = Arc::new(Progress::default());
-    let display = std::io::stderr()
-        .is_terminal()
-        .then(|| tokio::spawn(show_progress(progress.clone())));
+    let line = ProgressLine::start(&progress);
     let result = IngestJob::builder()
         .store(store.store.clone())
         .sources(sources)
@@ -368,11 +361,31 @@ async fn ingest(store: &Store, sources: Vec<SourceFile>) -> Result<IngestOutcome
         .build()?
         .run()
         .await;
-    if let Some(d) = display {
-        d.abort();
-        eprint_text("\r\x1b[2K");
-    }
+    drop(line);
     Ok(result?)
+}
+
+/// The progress line of a long job, drawn only when stderr is a terminal (logs stay
+/// clean otherwise) and erased when dropped.
+struct ProgressLine(Option<tokio::task::JoinHandle<()>>);
+
+impl ProgressLine {
+    fn start(progress: &Arc<Progress>) -> Self {
+        ProgressLine(
+            std::io::stderr()
+                .is_terminal()
+                .then(|| tokio::spawn(show_progress(progress.clone()))),
+        )
+    }
+}
+
+impl Drop for ProgressLine {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+            eprint_text("\r\x1b[2K");
+        }
+    }
 }
 
 /// Redraws one status line on a terminal: phase, rows, bytes, rate and time left.

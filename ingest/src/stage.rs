@@ -267,7 +267,6 @@ fn write_final(
     let mut in_part = 0usize;
     let mut offset = 0usize;
     let mut total = 0u64;
-    let mut by_family: HashMap<Family, u64> = HashMap::new();
     for batch in reader {
         let batch = batch.map_err(encode_err("the staging file"))?;
         let keep: BooleanArray = superseded[offset..offset + batch.num_rows()]
@@ -279,7 +278,6 @@ fn write_final(
         if batch.num_rows() == 0 {
             continue;
         }
-        count_families(&batch, &mut by_family);
         rollup.add(&batch);
         if writer.is_none() || in_part >= layout.rows_per_file {
             if let Some(w) = writer.take() {
@@ -316,6 +314,12 @@ fn write_final(
             parts.push(path);
         }
     }
+    // The rollup already counts every organisation per family.
+    let by_family: HashMap<Family, u64> = rollup
+        .organisations_by_family()
+        .into_iter()
+        .filter_map(|(f, n)| Family::parse(&f).map(|f| (f, n)))
+        .collect();
     let rollup_path = dir.join("rollup.parquet");
     let f = File::create(&rollup_path).map_err(staging_err(&rollup_path))?;
     let mut w = ArrowWriter::try_new(f, rollup_schema(), Some(writer_properties(&layout)))
@@ -337,19 +341,6 @@ struct FinalFiles {
     organisations: u64,
     by_family: HashMap<Family, u64>,
     rollup: PathBuf,
-}
-
-fn count_families(batch: &RecordBatch, by_family: &mut HashMap<Family, u64>) {
-    use arrow::array::AsArray;
-    let families = batch
-        .column_by_name(ess_schemas::arrow_schema::col::FAMILY)
-        .expect("canonical schema")
-        .as_string::<i32>();
-    for f in families.iter().flatten() {
-        if let Some(family) = Family::parse(f) {
-            *by_family.entry(family).or_default() += 1;
-        }
-    }
 }
 
 /// Last-wins duplicate resolution: the last accepted row of each `source_id` within a

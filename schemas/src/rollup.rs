@@ -117,6 +117,15 @@ impl RollupBuilder {
         }
     }
 
+    /// Organisations added so far, per family (as written in the `family` column).
+    pub fn organisations_by_family(&self) -> HashMap<String, u64> {
+        let mut out: HashMap<String, u64> = HashMap::new();
+        for (key, sums) in &self.groups {
+            *out.entry(key.0.clone()).or_default() += sums.organisations as u64;
+        }
+        out
+    }
+
     /// Rollup rows so far.
     pub fn len(&self) -> usize {
         self.groups.len()
@@ -220,6 +229,10 @@ mod tests {
         let mut r = RollupBuilder::default();
         r.add(&b.finish());
         assert_eq!(r.len(), 2);
+        assert_eq!(
+            r.organisations_by_family(),
+            HashMap::from([("cooperative".to_owned(), 3)])
+        );
         let batch = r.finish();
         assert_eq!(batch.schema(), rollup_schema());
         let orgs = batch
