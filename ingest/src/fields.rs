@@ -208,35 +208,58 @@ fn headers_by_key(family: Family) -> Vec<(String, Field)> {
 }
 
 /// One registry row's values, by field, as the reader found them.
+///
+/// Text values keep their allocations between rows ([`RawRecord::set_text`] writes
+/// into them), so a reader filling the same record row after row allocates nothing.
 #[derive(Debug, Clone)]
 pub struct RawRecord {
     values: Vec<Raw>,
+    present: [bool; Field::COUNT],
 }
 
 impl Default for RawRecord {
     fn default() -> Self {
         RawRecord {
             values: vec![Raw::Empty; Field::COUNT],
+            present: [false; Field::COUNT],
         }
     }
 }
 
 impl RawRecord {
-    /// Empties every field, keeping the allocation.
+    /// Empties every field, keeping the allocations.
     pub fn clear(&mut self) {
-        self.values.iter_mut().for_each(|v| *v = Raw::Empty);
+        self.present = [false; Field::COUNT];
     }
 
     /// Sets a field (ignored fields are dropped).
     pub fn set(&mut self, field: Field, value: Raw) {
         if let Some(i) = field.index() {
             self.values[i] = value;
+            self.present[i] = true;
+        }
+    }
+
+    /// Sets a field to text, reusing the field's previous text allocation.
+    pub fn set_text(&mut self, field: Field, text: &str) {
+        if let Some(i) = field.index() {
+            match &mut self.values[i] {
+                Raw::Text(s) => {
+                    s.clear();
+                    s.push_str(text);
+                }
+                other => *other = Raw::Text(text.to_owned()),
+            }
+            self.present[i] = true;
         }
     }
 
     /// A field's value.
     pub fn get(&self, field: Field) -> &Raw {
-        field.index().map_or(&Raw::Empty, |i| &self.values[i])
+        match field.index() {
+            Some(i) if self.present[i] => &self.values[i],
+            _ => &Raw::Empty,
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fields;
 pub mod job;
 pub mod normalize;
+mod parquet_out;
 pub mod progress;
 pub mod readers;
 pub mod retry;

@@ -62,7 +62,7 @@ fn source_id(raw: &Raw) -> Result<String, Rejection> {
 }
 
 fn text(raw: &Raw) -> String {
-    raw.to_text().trim().to_owned()
+    raw.as_text().trim().to_owned()
 }
 
 /// Splits an association's `Domaine d'intervention` on ` / ` and `;`.
@@ -95,8 +95,22 @@ const MEMO_LIMIT: usize = 100_000;
 #[derive(Debug)]
 pub struct Normalizer<'r> {
     reference: &'r Reference,
-    places: HashMap<(String, String), (ResolvedPlace, Flags)>,
-    sectors: HashMap<(Family, String), Option<String>>,
+    /// Region text → province text → resolution.
+    places: Memo<Memo<(ResolvedPlace, Flags)>>,
+    places_len: usize,
+    /// Per family (as indexed by [`family_index`]): label → sector code.
+    sectors: [Memo<Option<String>>; 3],
+}
+
+/// A map looked up by borrowed text, so a hit allocates nothing.
+type Memo<V> = HashMap<String, V, foldhash::fast::FixedState>;
+
+fn family_index(family: Family) -> usize {
+    match family {
+        Family::Cooperative => 0,
+        Family::Association => 1,
+        Family::Mutual => 2,
+    }
 }
 
 impl<'r> Normalizer<'r> {
@@ -104,24 +118,32 @@ impl<'r> Normalizer<'r> {
     pub fn new(reference: &'r Reference) -> Self {
         Normalizer {
             reference,
-            places: HashMap::new(),
-            sectors: HashMap::new(),
+            places: Memo::default(),
+            places_len: 0,
+            sectors: Default::default(),
         }
     }
 
-    fn place(&mut self, region: String, province: String, flags: &mut Flags) -> ResolvedPlace {
-        if self.places.len() > MEMO_LIMIT {
+    fn place(&mut self, region: &str, province: &str, flags: &mut Flags) -> ResolvedPlace {
+        if self.places_len > MEMO_LIMIT {
             self.places.clear();
+            self.places_len = 0;
         }
-        let reference = self.reference;
-        let (place, raised) = self
-            .places
-            .entry((region, province))
-            .or_insert_with_key(|(r, p)| {
+        let provinces = match self.places.get_mut(region) {
+            Some(p) => p,
+            None => self.places.entry(region.to_owned()).or_default(),
+        };
+        let (place, raised) = match provinces.get(province) {
+            Some(hit) => hit,
+            None => {
                 let mut raised = Flags::default();
-                let place = resolve_place(reference, r, p, &mut raised);
-                (place, raised)
-            });
+                let place = resolve_place(self.reference, region, province, &mut raised);
+                self.places_len += 1;
+                provinces
+                    .entry(province.to_owned())
+                    .or_insert((place, raised))
+            }
+        };
         for f in raised.iter() {
             flags.raise(f);
         }
@@ -129,18 +151,19 @@ impl<'r> Normalizer<'r> {
     }
 
     fn sector(&mut self, family: Family, label: &str) -> Option<String> {
-        if self.sectors.len() > MEMO_LIMIT {
-            self.sectors.clear();
+        let memo = &mut self.sectors[family_index(family)];
+        if memo.len() > MEMO_LIMIT {
+            memo.clear();
         }
-        let reference = self.reference;
-        self.sectors
-            .entry((family, label.to_owned()))
-            .or_insert_with(|| {
-                reference
-                    .match_sector(family, label)
-                    .map(|s| s.code.clone())
-            })
-            .clone()
+        if let Some(code) = memo.get(label) {
+            return code.clone();
+        }
+        let code = self
+            .reference
+            .match_sector(family, label)
+            .map(|s| s.code.clone());
+        memo.insert(label.to_owned(), code.clone());
+        code
     }
 
     /// Normalises one row of `family`'s registry.
@@ -189,8 +212,8 @@ impl<'r> Normalizer<'r> {
         };
 
         let place = self.place(
-            record.get(Field::Region).to_text(),
-            record.get(Field::Province).to_text(),
+            &record.get(Field::Region).as_text(),
+            &record.get(Field::Province).as_text(),
             &mut flags,
         );
 

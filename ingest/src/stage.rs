@@ -4,11 +4,12 @@
 //! Memory stays flat as files grow: rows are staged to an Arrow IPC file in batches,
 //! and only the `source_id → row` index used for duplicates is kept in memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arrow::array::{BooleanArray, Int64Builder, RecordBatch, StringBuilder};
@@ -18,7 +19,7 @@ use arrow::ipc::writer::StreamWriter;
 use ess_schemas::arrow_schema::{OrganisationBatchBuilder, organisation_schema, quarantine_schema};
 use ess_schemas::layout::FileReport;
 use ess_schemas::rollup::{RollupBuilder, rollup_schema};
-use ess_schemas::{Family, reference};
+use ess_schemas::{Family, QualityFlag, reference};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -26,6 +27,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use crate::error::{IngestError, Result};
 use crate::fields::RawRecord;
 use crate::normalize::{Normalizer, Rejection};
+use crate::parquet_out::ParallelWriter;
 use crate::progress::Progress;
 use crate::readers::text::detect_encoding;
 use crate::readers::{CountingReader, ReadSummary, RowSink, csv, json, xlsx};
@@ -95,16 +97,35 @@ fn parquet_err(what: &str) -> impl Fn(parquet::errors::ParquetError) -> IngestEr
 
 /// Parquet writer settings for published files: zstd, page-level statistics (which
 /// also writes the column and offset indexes), and dictionary encoding.
+///
+/// Columns that are unique or nearly so per row (identifiers, names, the search key,
+/// row numbers) skip the dictionary, which would only be built to be abandoned, and keep
+/// statistics per column chunk only: no filter prunes pages on them, and page-level
+/// min/max of long texts is costly to compute.
 pub(crate) fn writer_properties(layout: &ParquetLayout) -> WriterProperties {
-    WriterProperties::builder()
+    use ess_schemas::arrow_schema::col;
+    use parquet::schema::types::ColumnPath;
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid level"),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(layout.row_group_rows))
-        .set_created_by(format!("ess {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_created_by(format!("ess {}", env!("CARGO_PKG_VERSION")));
+    for column in [
+        col::ORG_ID,
+        col::SOURCE_ID,
+        col::NAME,
+        col::NAME_AR,
+        col::SEARCH_KEY,
+        col::SOURCE_ROW,
+    ] {
+        builder = builder
+            .set_column_dictionary_enabled(ColumnPath::from(column), false)
+            .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Chunk);
+    }
+    builder.build()
 }
 
 /// Runs the blocking part of an ingest in `dir`.
@@ -135,7 +156,6 @@ pub(crate) fn stage(
     };
 
     let mut dedup = Dedup::default();
-    let mut normalizer = Normalizer::new(reference());
     let mut files = Vec::with_capacity(sources.len());
     let mut file_of_row: Vec<(u64, usize)> = Vec::with_capacity(sources.len());
 
@@ -170,32 +190,40 @@ pub(crate) fn stage(
             source.data.open().map_err(io_err)?,
             progress.bytes_done.clone(),
         );
-        let mut collector = Collector {
+        let mut output = Output {
             family: source.family,
             file: &source.name,
             report: &mut report,
-            builder: OrganisationBatchBuilder::default(),
             staging: &mut staging,
             quarantine: &mut quarantine,
             dedup: &mut dedup,
-            normalizer: &mut normalizer,
             progress,
-            error: None,
         };
         let summary: ReadSummary = match source.family {
-            Family::Cooperative => csv::read_csv(
+            Family::Cooperative => read_csv_parallel(
                 input,
                 encoding.expect("detected for CSV"),
                 &source.name,
-                &mut collector,
+                &mut output,
             )?,
-            Family::Association => xlsx::read_xlsx(input, &source.name, &mut collector)?,
-            Family::Mutual => json::read_json(input, &source.name, &mut collector)?,
+            Family::Association | Family::Mutual => {
+                let mut collector = Collector {
+                    worker: RowWorker::new(source.family, &source.name),
+                    output: &mut output,
+                    error: None,
+                };
+                let summary = if source.family == Family::Association {
+                    xlsx::read_xlsx(input, &source.name, &mut collector)?
+                } else {
+                    json::read_json(input, &source.name, &mut collector)?
+                };
+                collector.flush();
+                if let Some(e) = collector.error.take() {
+                    return Err(e);
+                }
+                summary
+            }
         };
-        collector.flush()?;
-        if let Some(e) = collector.error.take() {
-            return Err(e);
-        }
         report.encoding = summary.encoding;
         report.delimiter = summary.delimiter;
         report.sheet = summary.sheet;
@@ -263,7 +291,7 @@ fn write_final(
         .map_err(encode_err("the staging file"))?;
     let props = writer_properties(&layout);
     let mut parts: Vec<PathBuf> = Vec::new();
-    let mut writer: Option<ArrowWriter<File>> = None;
+    let mut writer: Option<ParallelWriter> = None;
     let mut in_part = 0usize;
     let mut offset = 0usize;
     let mut total = 0u64;
@@ -286,8 +314,13 @@ fn write_final(
             let path = dir.join(format!("part-{:05}.parquet", parts.len()));
             let f = File::create(&path).map_err(staging_err(&path))?;
             writer = Some(
-                ArrowWriter::try_new(f, organisation_schema(), Some(props.clone()))
-                    .map_err(parquet_err("organisations"))?,
+                ParallelWriter::try_new(
+                    f,
+                    organisation_schema(),
+                    props.clone(),
+                    layout.row_group_rows,
+                )
+                .map_err(parquet_err("organisations"))?,
             );
             parts.push(path);
             in_part = 0;
@@ -352,29 +385,62 @@ struct FinalFiles {
 /// of distinct ids (about 50 bytes each with the table's spare capacity).
 #[derive(Debug, Default)]
 struct Dedup {
-    last: HashMap<Family, HashMap<[u64; 2], u64>>,
+    last: HashMap<Family, HashMap<IdKey, u64, PreHashed>>,
     superseded: Vec<bool>,
     next_row: u64,
 }
 
 fn id_hash(source_id: &str) -> [u64; 2] {
-    use std::hash::{Hash, Hasher};
-    let half = |salt: u64| {
-        #[allow(deprecated)] // SipHasher's fixed keys are the point: stable across runs
-        let mut h = std::hash::SipHasher::new_with_keys(0x6573_735f_6964, salt);
-        source_id.hash(&mut h);
-        h.finish()
-    };
-    [half(1), half(2)]
+    use std::hash::BuildHasher;
+    // Two independently seeded hashes: stable within a run, which is all dedup needs.
+    const SEEDS: [u64; 2] = [0x6573_735f_6964_0001, 0x6573_735f_6964_0002];
+    SEEDS.map(|seed| foldhash::quality::FixedState::with_seed(seed).hash_one(source_id))
+}
+
+/// An id's 128-bit hash as a map key: it hashes as its first half, already uniform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IdKey([u64; 2]);
+
+impl std::hash::Hash for IdKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0[0]);
+    }
+}
+
+/// The hasher of [`IdKey`]s: passes the first half through.
+#[derive(Debug, Default, Clone, Copy)]
+struct PreHashed;
+
+impl std::hash::BuildHasher for PreHashed {
+    type Hasher = PreHashedHasher;
+    fn build_hasher(&self) -> PreHashedHasher {
+        PreHashedHasher(0)
+    }
+}
+
+#[derive(Debug, Default)]
+struct PreHashedHasher(u64);
+
+impl std::hash::Hasher for PreHashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only IdKey is hashed with PreHashed, through write_u64")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl Dedup {
-    fn accept(&mut self, family: Family, source_id: &str) {
+    /// Takes the next accepted row of `family`, whose id hashes to `id`.
+    fn accept(&mut self, family: Family, id: [u64; 2]) {
         let row = self.next_row;
         self.next_row += 1;
         self.superseded.push(false);
         let ids = self.last.entry(family).or_default();
-        if let Some(previous) = ids.insert(id_hash(source_id), row) {
+        if let Some(previous) = ids.insert(IdKey(id), row) {
             self.superseded[previous as usize] = true;
         }
     }
@@ -445,64 +511,73 @@ impl QuarantineWriter {
     }
 }
 
-/// The [`RowSink`] of one file: normalises, counts, stages and quarantines.
-struct Collector<'a> {
+/// A row sent to the quarantine.
+#[derive(Debug)]
+struct RejectedRow {
+    row: i64,
+    rejection: Rejection,
+    raw: String,
+}
+
+/// What normalising a run of consecutive rows of one file produced, in row order.
+#[derive(Debug, Default)]
+struct Normalised {
+    batch: Option<RecordBatch>,
+    /// The id hash of every accepted row, in the batch's order.
+    ids: Vec<[u64; 2]>,
+    rejected: Vec<RejectedRow>,
+    accepted: u64,
+    /// Accepted rows raising each flag, indexed like [`QualityFlag::ALL`].
+    flags: [u64; QualityFlag::ALL.len()],
+}
+
+/// Normalises rows of one file into [`Normalised`] runs: the part of an ingest that
+/// runs on several threads (each with its own memo and batch builder).
+struct RowWorker<'a> {
     family: Family,
     file: &'a str,
-    report: &'a mut FileReport,
+    normalizer: Normalizer<'static>,
     builder: OrganisationBatchBuilder,
-    staging: &'a mut StreamWriter<BufWriter<File>>,
-    quarantine: &'a mut QuarantineWriter,
-    dedup: &'a mut Dedup,
-    normalizer: &'a mut Normalizer<'static>,
-    progress: &'a Progress,
-    /// The first write failure; readers cannot return errors through the sink.
-    error: Option<IngestError>,
+    out: Normalised,
 }
 
-impl Collector<'_> {
-    fn flush(&mut self) -> Result<()> {
-        if self.builder.is_empty() {
-            return Ok(());
+impl<'a> RowWorker<'a> {
+    fn new(family: Family, file: &'a str) -> Self {
+        RowWorker {
+            family,
+            file,
+            normalizer: Normalizer::new(reference()),
+            builder: OrganisationBatchBuilder::default(),
+            out: Normalised::default(),
         }
-        self.progress.add_rows(self.builder.len() as u64);
-        let batch = self.builder.finish();
-        self.staging
-            .write(&batch)
-            .map_err(encode_err("the staging file"))
     }
 
-    fn keep_error(&mut self, result: Result<()>) {
-        if let Err(e) = result
-            && self.error.is_none()
-        {
-            self.error = Some(e);
+    /// Rows taken since the last [`RowWorker::take`].
+    fn len(&self) -> usize {
+        self.builder.len() + self.out.rejected.len()
+    }
+
+    fn take(&mut self) -> Normalised {
+        if !self.builder.is_empty() {
+            self.out.batch = Some(self.builder.finish());
         }
+        std::mem::take(&mut self.out)
     }
 }
 
-impl RowSink for Collector<'_> {
+impl RowSink for RowWorker<'_> {
     fn row(&mut self, row: i64, record: &RawRecord) -> Option<Rejection> {
         match self
             .normalizer
             .normalize(self.family, record, self.file, row)
         {
             Ok(org) => {
-                self.report.rows_read += 1;
-                self.report.accepted += 1;
+                self.out.accepted += 1;
                 for flag in org.quality_flags.iter() {
-                    *self
-                        .report
-                        .flags
-                        .entry(flag.as_str().to_owned())
-                        .or_default() += 1;
+                    self.out.flags[flag.index()] += 1;
                 }
-                self.dedup.accept(self.family, &org.source_id);
+                self.out.ids.push(id_hash(&org.source_id));
                 self.builder.push(&org);
-                if self.builder.len() >= BATCH_ROWS {
-                    let r = self.flush();
-                    self.keep_error(r);
-                }
                 None
             }
             Err(rejection) => Some(rejection),
@@ -510,17 +585,261 @@ impl RowSink for Collector<'_> {
     }
 
     fn reject(&mut self, row: i64, rejection: Rejection, raw: String) {
-        self.report.rows_read += 1;
-        self.report.rejected += 1;
-        *self
-            .report
-            .rejected_by_reason
-            .entry(rejection.reason.to_owned())
-            .or_default() += 1;
-        tracing::debug!(file = self.file, row, reason = rejection.reason, detail = %rejection.detail, "row rejected");
-        let r = self
-            .quarantine
-            .push(self.family, self.file, row, &rejection, &raw);
-        self.keep_error(r);
+        self.out.rejected.push(RejectedRow {
+            row,
+            rejection,
+            raw,
+        });
+    }
+}
+
+/// Where normalised runs of one file go, in file order: the report's counts, the
+/// duplicate index, the staging file and the quarantine.
+struct Output<'a> {
+    family: Family,
+    file: &'a str,
+    report: &'a mut FileReport,
+    staging: &'a mut StreamWriter<BufWriter<File>>,
+    quarantine: &'a mut QuarantineWriter,
+    dedup: &'a mut Dedup,
+    progress: &'a Progress,
+}
+
+impl Output<'_> {
+    fn absorb(&mut self, run: Normalised) -> Result<()> {
+        let report = &mut *self.report;
+        let rejected = run.rejected.len() as u64;
+        report.rows_read += run.accepted + rejected;
+        report.accepted += run.accepted;
+        report.rejected += rejected;
+        for (flag, n) in QualityFlag::ALL.iter().zip(run.flags) {
+            if n > 0 {
+                *report.flags.entry(flag.as_str().to_owned()).or_default() += n;
+            }
+        }
+        for r in run.rejected {
+            *report
+                .rejected_by_reason
+                .entry(r.rejection.reason.to_owned())
+                .or_default() += 1;
+            tracing::debug!(file = self.file, row = r.row, reason = r.rejection.reason, detail = %r.rejection.detail, "row rejected");
+            self.quarantine
+                .push(self.family, self.file, r.row, &r.rejection, &r.raw)?;
+        }
+        for id in run.ids {
+            self.dedup.accept(self.family, id);
+        }
+        if let Some(batch) = run.batch {
+            self.progress.add_rows(batch.num_rows() as u64);
+            self.staging
+                .write(&batch)
+                .map_err(encode_err("the staging file"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The [`RowSink`] of a file read on one thread (XLSX, JSON): a worker whose runs go
+/// straight to the output.
+struct Collector<'w, 'o> {
+    worker: RowWorker<'w>,
+    output: &'o mut Output<'w>,
+    /// The first write failure; readers cannot return errors through the sink.
+    error: Option<IngestError>,
+}
+
+impl Collector<'_, '_> {
+    fn flush(&mut self) {
+        let run = self.worker.take();
+        if let Err(e) = self.output.absorb(run)
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn flush_when_full(&mut self) {
+        if self.worker.len() >= BATCH_ROWS {
+            self.flush();
+        }
+    }
+}
+
+impl RowSink for Collector<'_, '_> {
+    fn row(&mut self, row: i64, record: &RawRecord) -> Option<Rejection> {
+        let rejection = self.worker.row(row, record);
+        if rejection.is_none() {
+            self.flush_when_full();
+        }
+        rejection
+    }
+
+    fn reject(&mut self, row: i64, rejection: Rejection, raw: String) {
+        self.worker.reject(row, rejection, raw);
+        self.flush_when_full();
+    }
+}
+
+/// Reads a cooperative CSV on several threads: this one parses records into chunks,
+/// workers normalise chunks, and the caller's thread applies their results to `output`
+/// in file order (so duplicates, row numbers and counts are as a single thread makes
+/// them).
+fn read_csv_parallel(
+    input: impl std::io::Read + Send + 'static,
+    encoding: crate::readers::text::TextEncoding,
+    file: &str,
+    output: &mut Output<'_>,
+) -> Result<ReadSummary> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let family = output.family;
+    std::thread::scope(|scope| {
+        let (work_tx, work_rx) = sync_channel::<(u64, csv::CsvChunk)>(workers * 2);
+        // Shared by the workers; dropped with the last of them, which stops the parser.
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = sync_channel::<(u64, Normalised)>(workers * 2);
+        for _ in 0..workers {
+            let work_rx = work_rx.clone();
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut worker = RowWorker::new(family, file);
+                loop {
+                    let next = work_rx.lock().expect("work queue").recv();
+                    let Ok((seq, chunk)) = next else { break };
+                    chunk.feed(&mut worker);
+                    if done_tx.send((seq, worker.take())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop((work_rx, done_tx));
+        let parser = scope.spawn(move || {
+            let mut seq = 0u64;
+            csv::read_csv_chunks(input, encoding, file, csv::CHUNK_ROWS, &mut |chunk| {
+                work_tx
+                    .send((seq, chunk))
+                    .map_err(|_| IngestError::Task("the normalising threads stopped".into()))?;
+                seq += 1;
+                Ok(())
+            })
+        });
+
+        // Results arrive in any order; they are applied in file order.
+        let mut waiting: BTreeMap<u64, Normalised> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut failed = None;
+        'receive: for (seq, run) in done_rx.iter() {
+            waiting.insert(seq, run);
+            while let Some(run) = waiting.remove(&next) {
+                next += 1;
+                if let Err(e) = output.absorb(run) {
+                    failed = Some(e);
+                    break 'receive;
+                }
+            }
+        }
+        drop(done_rx); // stops the workers, then the parser, if we broke off
+        let parsed = parser
+            .join()
+            .map_err(|_| IngestError::Task("the CSV parser panicked".into()))?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let summary = parsed?;
+        debug_assert!(waiting.is_empty());
+        Ok(summary)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::readers::testing::Collect;
+    use crate::readers::text::TextEncoding;
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    /// A CSV over several chunks: ids repeat far apart (last wins across chunks), and
+    /// some rows are rejected.
+    fn messy_csv(rows: usize) -> String {
+        let mut csv = String::from("N° immatriculation;Raison sociale;Région;Adhérents\n");
+        for i in 0..rows {
+            match i % 997 {
+                13 => csv.push_str(&format!(";Sans numéro {i};Souss-Massa;3\n")),
+                14 => csv.push('\n'),
+                _ => csv.push_str(&format!(
+                    "C-{};Coop {i};Souss-Massa;{}\n",
+                    i % 15_000,
+                    i % 40
+                )),
+            }
+        }
+        csv
+    }
+
+    #[test]
+    fn parallel_csv_reading_gives_what_one_thread_gives() {
+        let csv = messy_csv(40_000);
+        // One thread, row by row.
+        let mut one = Collect::new(Family::Cooperative);
+        csv::read_csv(
+            std::io::Cursor::new(csv.clone().into_bytes()),
+            TextEncoding::Utf8,
+            "c.csv",
+            &mut one,
+        )
+        .unwrap();
+        let mut last: HashMap<String, (i64, i64)> = HashMap::new();
+        for o in &one.accepted {
+            last.insert(o.org_id.clone(), (o.source_row, o.members_total.unwrap()));
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let source = LocalSource {
+            family: Family::Cooperative,
+            name: "c.csv".into(),
+            data: LocalData::Bytes(bytes::Bytes::from(csv.into_bytes())),
+        };
+        let staged = stage(
+            &[source],
+            dir.path(),
+            ParquetLayout::default(),
+            &Progress::default(),
+        )
+        .unwrap();
+        let f = &staged.files[0];
+        assert!(one.rejected.len() > 10 && f.superseded > 10_000);
+        assert_eq!(f.accepted, one.accepted.len() as u64);
+        assert_eq!(f.rejected, one.rejected.len() as u64);
+        assert_eq!(f.superseded, f.accepted - last.len() as u64);
+        assert_eq!(staged.quarantine_rows, one.rejected.len() as u64);
+
+        let mut got: Vec<(String, i64, i64)> = Vec::new();
+        for part in &staged.organisation_parts {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(part).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+            for b in reader {
+                let b = b.unwrap();
+                let ids = b.column_by_name("org_id").unwrap().as_string::<i32>();
+                let rows = b.column_by_name("source_row").unwrap();
+                let members = b.column_by_name("members_total").unwrap();
+                let (rows, members) = (
+                    rows.as_primitive::<Int64Type>(),
+                    members.as_primitive::<Int64Type>(),
+                );
+                for i in 0..b.num_rows() {
+                    got.push((ids.value(i).to_owned(), rows.value(i), members.value(i)));
+                }
+            }
+        }
+        assert_eq!(got.len(), last.len());
+        // In file order, each id once, from its last row.
+        assert!(got.windows(2).all(|w| w[0].1 < w[1].1));
+        for (id, row, members) in &got {
+            assert_eq!(last[id], (*row, *members), "{id}");
+        }
     }
 }

@@ -104,6 +104,21 @@ impl QualityFlag {
         QualityFlag::UnknownStatus,
     ];
 
+    /// The flag's position in [`QualityFlag::ALL`], for counting in arrays.
+    pub fn index(self) -> usize {
+        const {
+            let mut i = 0;
+            while i < QualityFlag::ALL.len() {
+                assert!(
+                    QualityFlag::ALL[i] as usize == i,
+                    "ALL follows declaration order"
+                );
+                i += 1;
+            }
+        }
+        self as usize
+    }
+
     /// The name written to `quality_flags` and to the ingest report.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -49,10 +49,40 @@ type Key = (
     String,
 );
 
+/// A group while accumulating: each text dimension as an index into its interner
+/// (0 stands for null), so adding a row allocates nothing.
+type IdKey = [u32; 6];
+
+/// Distinct texts of one dimension column, numbered from 1.
+#[derive(Debug, Default)]
+struct Interner {
+    ids: HashMap<String, u32, foldhash::fast::FixedState>,
+    values: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, value: Option<&str>) -> u32 {
+        let Some(value) = value else { return 0 };
+        if let Some(id) = self.ids.get(value) {
+            return *id;
+        }
+        self.values.push(value.to_owned());
+        let id = self.values.len() as u32;
+        self.ids.insert(value.to_owned(), id);
+        id
+    }
+
+    fn value(&self, id: u32) -> Option<&str> {
+        (id > 0).then(|| self.values[id as usize - 1].as_str())
+    }
+}
+
 /// Accumulates organisation batches into rollup rows.
 #[derive(Debug, Default)]
 pub struct RollupBuilder {
-    groups: HashMap<Key, Sums>,
+    groups: HashMap<IdKey, Sums, foldhash::fast::FixedState>,
+    /// Interners of family, region, province, sector and status.
+    texts: [Interner; 5],
 }
 
 fn strings<'a>(batch: &'a RecordBatch, name: &str) -> &'a arrow::array::StringArray {
@@ -69,18 +99,20 @@ fn ints<'a>(batch: &'a RecordBatch, name: &str) -> &'a arrow::array::Int64Array 
         .as_primitive::<Int64Type>()
 }
 
-fn opt(a: &dyn Array, row: usize) -> bool {
-    a.is_valid(row)
+fn text_at(a: &arrow::array::StringArray, row: usize) -> Option<&str> {
+    a.is_valid(row).then(|| a.value(row))
 }
 
 impl RollupBuilder {
     /// Adds the organisations of a batch of the canonical schema.
     pub fn add(&mut self, batch: &RecordBatch) {
-        let family = strings(batch, col::FAMILY);
-        let region = strings(batch, col::REGION_CODE);
-        let province = strings(batch, col::PROVINCE_CODE);
-        let sector = strings(batch, col::SECTOR_CODE);
-        let status = strings(batch, col::STATUS);
+        let columns = [
+            strings(batch, col::FAMILY),
+            strings(batch, col::REGION_CODE),
+            strings(batch, col::PROVINCE_CODE),
+            strings(batch, col::SECTOR_CODE),
+            strings(batch, col::STATUS),
+        ];
         let year = batch
             .column_by_name(col::FOUNDED_YEAR)
             .expect("founded_year")
@@ -94,14 +126,16 @@ impl RollupBuilder {
             if a.is_valid(row) { a.value(row) } else { 0 }
         };
         for row in 0..batch.num_rows() {
-            let key: Key = (
-                family.value(row).to_owned(),
-                opt(region, row).then(|| region.value(row).to_owned()),
-                opt(province, row).then(|| province.value(row).to_owned()),
-                sector.value(row).to_owned(),
-                opt(year, row).then(|| year.value(row)),
-                status.value(row).to_owned(),
-            );
+            let mut key: IdKey = [0; 6];
+            for (i, column) in columns.iter().enumerate() {
+                key[i] = self.texts[i].id(text_at(column, row));
+            }
+            // The year, shifted so that 0 stays free for null.
+            key[5] = if year.is_valid(row) {
+                (year.value(row) as u32) ^ 0x8000_0000
+            } else {
+                0
+            };
             let s = self.groups.entry(key).or_default();
             s.organisations += 1;
             s.members += v(members, row);
@@ -117,11 +151,24 @@ impl RollupBuilder {
         }
     }
 
+    fn key(&self, id: &IdKey) -> Key {
+        let text = |i: usize| self.texts[i].value(id[i]).map(str::to_owned);
+        (
+            text(0).unwrap_or_default(),
+            text(1),
+            text(2),
+            text(3).unwrap_or_default(),
+            (id[5] != 0).then(|| (id[5] ^ 0x8000_0000) as i32),
+            text(4).unwrap_or_default(),
+        )
+    }
+
     /// Organisations added so far, per family (as written in the `family` column).
     pub fn organisations_by_family(&self) -> HashMap<String, u64> {
         let mut out: HashMap<String, u64> = HashMap::new();
         for (key, sums) in &self.groups {
-            *out.entry(key.0.clone()).or_default() += sums.organisations as u64;
+            let family = self.texts[0].value(key[0]).unwrap_or_default();
+            *out.entry(family.to_owned()).or_default() += sums.organisations as u64;
         }
         out
     }
@@ -138,7 +185,11 @@ impl RollupBuilder {
 
     /// The rollup as one batch, sorted by its dimensions.
     pub fn finish(self) -> RecordBatch {
-        let mut rows: Vec<(Key, Sums)> = self.groups.into_iter().collect();
+        let mut rows: Vec<(Key, Sums)> = self
+            .groups
+            .iter()
+            .map(|(id, sums)| (self.key(id), *sums))
+            .collect();
         rows.sort_by(|a, b| a.0.cmp(&b.0));
         let mut family = StringBuilder::new();
         let mut region = StringBuilder::new();

@@ -30,6 +30,20 @@ impl Raw {
     /// The value as text, for fields that take text (names, places, labels).
     /// Numbers become their decimal text; a whole float is written without a fraction.
     pub fn to_text(&self) -> String {
+        self.as_text().into_owned()
+    }
+
+    /// [`Raw::to_text`], borrowing where the value is already text.
+    pub fn as_text(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self {
+            Raw::Empty => Cow::Borrowed(""),
+            Raw::Text(s) => Cow::Borrowed(s),
+            other => Cow::Owned(other.owned_text()),
+        }
+    }
+
+    fn owned_text(&self) -> String {
         match self {
             Raw::Empty => String::new(),
             Raw::Text(s) => s.clone(),

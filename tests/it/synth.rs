@@ -14,7 +14,7 @@ use object_store::memory::InMemory;
 fn options(out: std::path::PathBuf) -> SynthOptions {
     SynthOptions {
         out,
-        cooperatives: 6_000,
+        cooperatives: 40_000, // several parsing chunks, normalised in parallel
         associations: 2_500,
         mutuals: 400,
         seed: 7,

@@ -6,21 +6,110 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use ess_schemas::Family;
-use ess_schemas::values::Raw;
 
 use super::text::{TextEncoding, decoded};
 use super::{ReadSummary, RowSink, raw_json};
 use crate::error::{IngestError, Result};
 use crate::fields::{ColumnMap, Field, RawRecord};
 
-/// Reads a cooperative CSV already known to be in `encoding`.
+/// Records per [`CsvChunk`].
+pub const CHUNK_ROWS: usize = 8192;
+
+/// Reads a cooperative CSV already known to be in `encoding`, row by row into `sink`.
 pub fn read_csv(
     input: impl Read + Send + 'static,
     encoding: TextEncoding,
     file: &str,
     sink: &mut dyn RowSink,
+) -> Result<ReadSummary> {
+    read_csv_chunks(input, encoding, file, CHUNK_ROWS, &mut |chunk| {
+        chunk.feed(sink);
+        Ok(())
+    })
+}
+
+/// Parsed CSV records, in file order, with the line each starts on: what the parsing
+/// thread hands to the normalising threads. Fields are kept as bytes in one buffer; a
+/// chunk becomes [`RawRecord`]s only where it is normalised.
+#[derive(Debug)]
+pub struct CsvChunk {
+    map: Arc<ColumnMap>,
+    data: Vec<u8>,
+    /// End offset in `data` of every field of every record.
+    ends: Vec<usize>,
+    /// Per record: its line, the index of its first field in `ends`, its field count.
+    records: Vec<(i64, usize, usize)>,
+}
+
+impl CsvChunk {
+    fn new(map: Arc<ColumnMap>) -> Self {
+        CsvChunk {
+            map,
+            data: Vec::with_capacity(CHUNK_ROWS * 128),
+            ends: Vec::with_capacity(CHUNK_ROWS * 16),
+            records: Vec::with_capacity(CHUNK_ROWS),
+        }
+    }
+
+    fn push(&mut self, line: i64, record: &csv::ByteRecord) {
+        let first = self.ends.len();
+        for field in record.iter() {
+            self.data.extend_from_slice(field);
+            self.ends.push(self.data.len());
+        }
+        self.records.push((line, first, record.len()));
+    }
+
+    /// Records in the chunk.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the chunk holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    fn fields(&self, first: usize, count: usize) -> impl Iterator<Item = &[u8]> {
+        (first..first + count).map(move |i| {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            &self.data[start..self.ends[i]]
+        })
+    }
+
+    /// Hands every record to `sink`, in order; rejected ones go back to it with their
+    /// raw values.
+    pub fn feed(&self, sink: &mut dyn RowSink) {
+        let mut raw = RawRecord::default();
+        for &(line, first, count) in &self.records {
+            raw.clear();
+            for (value, field) in self.fields(first, count).zip(&self.map.columns) {
+                if let Some(field) = field {
+                    raw.set_text(*field, &String::from_utf8_lossy(value));
+                }
+            }
+            if let Some(rejection) = sink.row(line, &raw) {
+                let values = self
+                    .fields(first, count)
+                    .map(|v| String::from_utf8_lossy(v).into_owned());
+                sink.reject(line, rejection, raw_json(&self.map.headers, values));
+            }
+        }
+    }
+}
+
+/// Parses a cooperative CSV already known to be in `encoding` into chunks of up to
+/// `chunk_rows` records, handed to `emit` in file order. Blank records are skipped; the
+/// header row is read and checked here.
+pub fn read_csv_chunks(
+    input: impl Read + Send + 'static,
+    encoding: TextEncoding,
+    file: &str,
+    chunk_rows: usize,
+    emit: &mut dyn FnMut(CsvChunk) -> Result<()>,
 ) -> Result<ReadSummary> {
     let io_err = |source| IngestError::Io {
         file: file.to_owned(),
@@ -59,8 +148,8 @@ pub fn read_csv(
     };
 
     let mut record = csv::ByteRecord::new();
-    let mut columns: Option<ColumnMap> = None;
-    let mut raw = RawRecord::default();
+    let mut chunk: Option<CsvChunk> = None;
+    let mut columns: Option<Arc<ColumnMap>> = None;
     loop {
         let more = reader
             .read_byte_record(&mut record)
@@ -95,23 +184,13 @@ pub fn read_csv(
                 }
             }
             summary.unknown_columns = map.unknown.clone();
-            columns = Some(map);
+            columns = Some(Arc::new(map));
             continue;
         };
-        raw.clear();
-        for (value, field) in record.iter().zip(&map.columns) {
-            if let Some(field) = field {
-                raw.set(
-                    *field,
-                    Raw::Text(String::from_utf8_lossy(value).into_owned()),
-                );
-            }
-        }
-        if let Some(rejection) = sink.row(line, &raw) {
-            let values = record
-                .iter()
-                .map(|v| String::from_utf8_lossy(v).into_owned());
-            sink.reject(line, rejection, raw_json(&map.headers, values));
+        let current = chunk.get_or_insert_with(|| CsvChunk::new(map.clone()));
+        current.push(line, &record);
+        if current.len() >= chunk_rows {
+            emit(chunk.take().expect("filled above"))?;
         }
     }
     if columns.is_none() {
@@ -121,6 +200,9 @@ pub fn read_csv(
             expected: ColumnMap::spellings(Family::Cooperative, Field::SourceId),
             found: "none: the file is empty".to_owned(),
         });
+    }
+    if let Some(last) = chunk.filter(|c| !c.is_empty()) {
+        emit(last)?;
     }
     Ok(summary)
 }
