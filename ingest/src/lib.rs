@@ -5,6 +5,7 @@
 //! - [`job`]: [`IngestJob`] stages, deduplicates, writes Parquet and commits a snapshot.
 //! - [`samples`]: the embedded sample registries.
 
+mod dedup;
 pub mod error;
 pub mod fields;
 pub mod job;

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! The file is the same as [`ArrowWriter`] writes (the Arrow schema is embedded): only
-//! the encoding work is spread. Memory is bounded to about three row groups.
+//! the encoding work is spread. Memory is bounded to about two row groups.
 
 use std::fs::File;
 use std::sync::Mutex;
@@ -50,7 +50,8 @@ impl ParallelWriter {
     ) -> Result<Self> {
         let (writer, factory) =
             ArrowWriter::try_new(file, schema.clone(), Some(props))?.into_serialized_writer()?;
-        let (sender, receiver) = sync_channel::<Vec<RecordBatch>>(1);
+        // A rendezvous: one row group fills while the previous one is encoded.
+        let (sender, receiver) = sync_channel::<Vec<RecordBatch>>(0);
         let thread = std::thread::Builder::new()
             .name("parquet-writer".into())
             .spawn(move || {

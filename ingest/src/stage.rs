@@ -24,6 +24,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use crate::dedup::{Dedup, Superseded, id_hash};
 use crate::error::{IngestError, Result};
 use crate::fields::RawRecord;
 use crate::normalize::{Normalizer, Rejection};
@@ -49,7 +50,7 @@ impl Default for ParquetLayout {
     fn default() -> Self {
         ParquetLayout {
             rows_per_file: 4_000_000,
-            row_group_rows: 256 * 1024,
+            row_group_rows: 128 * 1024,
         }
     }
 }
@@ -155,7 +156,8 @@ pub(crate) fn stage(
         rows: 0,
     };
 
-    let mut dedup = Dedup::default();
+    let dedup_dir = dir.join("dedup");
+    let mut dedup = Dedup::new(&dedup_dir).map_err(staging_err(&dedup_dir))?;
     let mut files = Vec::with_capacity(sources.len());
     let mut file_of_row: Vec<(u64, usize)> = Vec::with_capacity(sources.len());
 
@@ -164,7 +166,7 @@ pub(crate) fn stage(
         let span = tracing::info_span!("ingest_file", file = %source.name, family = %source.family);
         let _enter = span.enter();
         progress.set_phase(source.name.clone());
-        file_of_row.push((dedup.next_row, index));
+        file_of_row.push((dedup.next_row(), index));
         let io_err = |e| IngestError::Io {
             file: source.name.clone(),
             source: e,
@@ -250,21 +252,21 @@ pub(crate) fn stage(
         .map_err(parquet_err("the quarantine"))?;
 
     // Superseded rows are counted against the file they came from.
-    for (row, superseded) in dedup.superseded.iter().enumerate() {
-        if *superseded {
-            let at = file_of_row.partition_point(|(start, _)| *start <= row as u64) - 1;
-            files[file_of_row[at].1].superseded += 1;
-        }
+    progress.set_phase("resolving duplicates");
+    let superseded = dedup.resolve().map_err(staging_err(&dedup_dir))?;
+    for row in superseded.rows() {
+        let at = file_of_row.partition_point(|(start, _)| *start <= row) - 1;
+        files[file_of_row[at].1].superseded += 1;
     }
+    tracing::debug!(superseded = superseded.count(), "duplicates resolved");
 
-    drop(std::mem::take(&mut dedup.last)); // only the superseded marks are needed now
     progress.set_phase("writing Parquet");
     let FinalFiles {
         parts: organisation_parts,
         organisations,
         by_family: rows_by_family,
         rollup,
-    } = write_final(&staging_path, &dedup.superseded, dir, layout)?;
+    } = write_final(&staging_path, &superseded, dir, layout)?;
     std::fs::remove_file(&staging_path).map_err(staging_err(&staging_path))?;
     Ok(Staged {
         files,
@@ -281,7 +283,7 @@ pub(crate) fn stage(
 /// their rollup.
 fn write_final(
     staging_path: &Path,
-    superseded: &[bool],
+    superseded: &Superseded,
     dir: &Path,
     layout: ParquetLayout,
 ) -> Result<FinalFiles> {
@@ -297,9 +299,8 @@ fn write_final(
     let mut total = 0u64;
     for batch in reader {
         let batch = batch.map_err(encode_err("the staging file"))?;
-        let keep: BooleanArray = superseded[offset..offset + batch.num_rows()]
-            .iter()
-            .map(|s| Some(!s))
+        let keep: BooleanArray = (offset..offset + batch.num_rows())
+            .map(|row| Some(!superseded.contains(row as u64)))
             .collect();
         offset += batch.num_rows();
         let batch = filter_record_batch(&batch, &keep).map_err(encode_err("the staging file"))?;
@@ -374,76 +375,6 @@ struct FinalFiles {
     organisations: u64,
     by_family: HashMap<Family, u64>,
     rollup: PathBuf,
-}
-
-/// Last-wins duplicate resolution: the last accepted row of each `source_id` within a
-/// family wins; earlier ones are marked superseded by their staging position.
-///
-/// Ids are kept as 128-bit hashes (two independently keyed SipHash values) in one map
-/// per family: 24-byte buckets instead of an owned string each. A collision between two
-/// of ten million ids has a probability below 1e-24. Memory still grows with the number
-/// of distinct ids (about 50 bytes each with the table's spare capacity).
-#[derive(Debug, Default)]
-struct Dedup {
-    last: HashMap<Family, HashMap<IdKey, u64, PreHashed>>,
-    superseded: Vec<bool>,
-    next_row: u64,
-}
-
-fn id_hash(source_id: &str) -> [u64; 2] {
-    use std::hash::BuildHasher;
-    // Two independently seeded hashes: stable within a run, which is all dedup needs.
-    const SEEDS: [u64; 2] = [0x6573_735f_6964_0001, 0x6573_735f_6964_0002];
-    SEEDS.map(|seed| foldhash::quality::FixedState::with_seed(seed).hash_one(source_id))
-}
-
-/// An id's 128-bit hash as a map key: it hashes as its first half, already uniform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IdKey([u64; 2]);
-
-impl std::hash::Hash for IdKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0[0]);
-    }
-}
-
-/// The hasher of [`IdKey`]s: passes the first half through.
-#[derive(Debug, Default, Clone, Copy)]
-struct PreHashed;
-
-impl std::hash::BuildHasher for PreHashed {
-    type Hasher = PreHashedHasher;
-    fn build_hasher(&self) -> PreHashedHasher {
-        PreHashedHasher(0)
-    }
-}
-
-#[derive(Debug, Default)]
-struct PreHashedHasher(u64);
-
-impl std::hash::Hasher for PreHashedHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only IdKey is hashed with PreHashed, through write_u64")
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-impl Dedup {
-    /// Takes the next accepted row of `family`, whose id hashes to `id`.
-    fn accept(&mut self, family: Family, id: [u64; 2]) {
-        let row = self.next_row;
-        self.next_row += 1;
-        self.superseded.push(false);
-        let ids = self.last.entry(family).or_default();
-        if let Some(previous) = ids.insert(IdKey(id), row) {
-            self.superseded[previous as usize] = true;
-        }
-    }
 }
 
 #[derive(Default)]
@@ -576,7 +507,7 @@ impl RowSink for RowWorker<'_> {
                 for flag in org.quality_flags.iter() {
                     self.out.flags[flag.index()] += 1;
                 }
-                self.out.ids.push(id_hash(&org.source_id));
+                self.out.ids.push(id_hash(self.family, &org.source_id));
                 self.builder.push(&org);
                 None
             }
@@ -627,7 +558,12 @@ impl Output<'_> {
                 .push(self.family, self.file, r.row, &r.rejection, &r.raw)?;
         }
         for id in run.ids {
-            self.dedup.accept(self.family, id);
+            self.dedup
+                .accept(id)
+                .map_err(|source| IngestError::Staging {
+                    path: self.dedup.dir().to_owned(),
+                    source,
+                })?;
         }
         if let Some(batch) = run.batch {
             self.progress.add_rows(batch.num_rows() as u64);
@@ -728,8 +664,10 @@ fn read_csv_parallel(
         let mut waiting: BTreeMap<u64, Normalised> = BTreeMap::new();
         let mut next = 0u64;
         let mut failed = None;
+        let mut busy = std::time::Duration::ZERO;
         'receive: for (seq, run) in done_rx.iter() {
             waiting.insert(seq, run);
+            let started = Instant::now();
             while let Some(run) = waiting.remove(&next) {
                 next += 1;
                 if let Err(e) = output.absorb(run) {
@@ -737,7 +675,13 @@ fn read_csv_parallel(
                     break 'receive;
                 }
             }
+            busy += started.elapsed();
         }
+        tracing::debug!(
+            chunks = next,
+            seconds_applying = busy.as_secs_f64(),
+            "CSV chunks applied in order"
+        );
         drop(done_rx); // stops the workers, then the parser, if we broke off
         let parsed = parser
             .join()

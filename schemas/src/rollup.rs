@@ -40,13 +40,14 @@ pub fn rollup_schema() -> SchemaRef {
         .clone()
 }
 
-type Key = (
-    String,
-    Option<String>,
-    Option<String>,
-    String,
+/// A group's dimension values: family, region, province, sector, year, status.
+type KeyRef<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
     Option<i32>,
-    String,
+    &'a str,
 );
 
 /// A group while accumulating: each text dimension as an index into its interner
@@ -151,8 +152,9 @@ impl RollupBuilder {
         }
     }
 
-    fn key(&self, id: &IdKey) -> Key {
-        let text = |i: usize| self.texts[i].value(id[i]).map(str::to_owned);
+    /// A group's key, borrowing the interned texts (for sorting without copies).
+    fn key(&self, id: &IdKey) -> KeyRef<'_> {
+        let text = |i: usize| self.texts[i].value(id[i]);
         (
             text(0).unwrap_or_default(),
             text(1),
@@ -185,12 +187,12 @@ impl RollupBuilder {
 
     /// The rollup as one batch, sorted by its dimensions.
     pub fn finish(self) -> RecordBatch {
-        let mut rows: Vec<(Key, Sums)> = self
+        let mut rows: Vec<(KeyRef<'_>, &Sums)> = self
             .groups
             .iter()
-            .map(|(id, sums)| (self.key(id), *sums))
+            .map(|(id, sums)| (self.key(id), sums))
             .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut family = StringBuilder::new();
         let mut region = StringBuilder::new();
         let mut province = StringBuilder::new();
@@ -201,8 +203,8 @@ impl RollupBuilder {
             (0..m::ALL.len()).map(|_| Int64Builder::new()).collect();
         for ((f, r, p, s, y, st), sums) in &rows {
             family.append_value(f);
-            region.append_option(r.as_deref());
-            province.append_option(p.as_deref());
+            region.append_option(*r);
+            province.append_option(*p);
             sector.append_value(s);
             year.append_option(*y);
             status.append_value(st);
