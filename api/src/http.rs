@@ -69,9 +69,11 @@ async fn graphql_get(State(http): State<Http>, RawQuery(query): RawQuery) -> Res
 }
 
 async fn healthz(State(http): State<Http>) -> Response {
+    let current = http.state.current();
     Json(serde_json::json!({
         "status": "ok",
-        "snapshot": http.state.current().manifest().snapshot_id,
+        "snapshot": current.manifest().snapshot_id,
+        "search_index": if current.engine.search_index_ready() { "ready" } else { "building" },
     }))
     .into_response()
 }

@@ -35,6 +35,21 @@ impl Served {
     }
 }
 
+/// Builds the search index of a snapshot now served, in the background: the server
+/// answers at once, and searches scan until the index is ready.
+fn index_in_background(served: &Arc<Served>) {
+    let served = served.clone();
+    tokio::spawn(async move {
+        if let Err(e) = served.engine.build_search_index().await {
+            tracing::warn!(
+                snapshot = %served.manifest().snapshot_id,
+                error = %e,
+                "no search index: searches scan the snapshot"
+            );
+        }
+    });
+}
+
 /// The state behind every request.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -51,11 +66,12 @@ impl AppState {
     pub async fn latest(store: Store) -> ess_query::Result<Self> {
         let catalog = Catalog::new(store.store.clone(), store.url.clone());
         let manifest = catalog.latest().await?;
-        let served = Served::open(&catalog, manifest).await?;
+        let served = Arc::new(Served::open(&catalog, manifest).await?);
+        index_in_background(&served);
         Ok(AppState {
             store,
             catalog,
-            current: Arc::new(RwLock::new(Arc::new(served))),
+            current: Arc::new(RwLock::new(served)),
             history: Arc::new(Mutex::new(VecDeque::new())),
         })
     }
@@ -79,7 +95,10 @@ impl AppState {
         let manifest = self.catalog.manifest(latest).await?;
         let id = manifest.snapshot_id.clone();
         let fresh = Arc::new(Served::open(&self.catalog, manifest).await?);
+        index_in_background(&fresh);
         let old = std::mem::replace(&mut *self.current.write().expect("lock"), fresh);
+        // Only the served snapshot keeps a search index; past ones scan.
+        old.engine.drop_search_index();
         self.remember(old);
         tracing::info!(snapshot = %id, "now serving a newer snapshot");
         Ok(Some(id))

@@ -37,6 +37,9 @@ use crate::source::{HashingReader, LocalData};
 /// Rows per record batch while staging.
 const BATCH_ROWS: usize = 8192;
 
+/// Rows per Parquet data page at most.
+const PAGE_ROWS: usize = 4096;
+
 /// Parquet layout options.
 #[derive(Debug, Clone, Copy)]
 pub struct ParquetLayout {
@@ -113,6 +116,9 @@ pub(crate) fn writer_properties(layout: &ParquetLayout) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(layout.row_group_rows))
+        // Small pages: a search page reads its 20 rows by position, decoding only
+        // the pages that hold them (with the offset index).
+        .set_data_page_row_count_limit(PAGE_ROWS)
         .set_created_by(format!("ess {}", env!("CARGO_PKG_VERSION")));
     for column in [
         col::ORG_ID,

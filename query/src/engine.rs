@@ -25,6 +25,7 @@ use url::Url;
 
 use crate::error::{QueryError, Result};
 use crate::request::{AggregateRequest, Dimension, Filter, OrganisationsRequest};
+use crate::search::SearchIndex;
 
 /// The table name snapshots are registered under.
 const TABLE: &str = "organisations";
@@ -41,7 +42,13 @@ const STORE_URL: &str = "ess-store://snapshot";
 /// Answers queries over one committed snapshot. Cheap to share behind an `Arc`.
 pub struct SnapshotEngine {
     ctx: SessionContext,
+    store: Arc<dyn ObjectStore>,
     manifest: Manifest,
+    /// Built on demand ([`SnapshotEngine::build_search_index`]); until then, searches
+    /// scan with DataFusion.
+    search: std::sync::RwLock<Option<Arc<SearchIndex>>>,
+    /// Set by [`SnapshotEngine::drop_search_index`]: no index is kept any more.
+    search_retired: std::sync::atomic::AtomicBool,
     has_rollup: bool,
     cache: std::sync::Mutex<std::collections::HashMap<AggregateRequest, AggregateOutput>>,
     pages: std::sync::Mutex<std::collections::HashMap<OrganisationsRequest, OrganisationPage>>,
@@ -145,7 +152,7 @@ impl SnapshotEngine {
     pub async fn open(store: Arc<dyn ObjectStore>, manifest: Manifest) -> Result<Self> {
         let ctx = SessionContext::new();
         let url = Url::parse(STORE_URL).expect("valid URL");
-        ctx.register_object_store(&url, store);
+        ctx.register_object_store(&url, store.clone());
         let paths = manifest
             .organisations_parquet
             .iter()
@@ -176,7 +183,10 @@ impl SnapshotEngine {
         };
         Ok(SnapshotEngine {
             ctx,
+            store,
             manifest,
+            search: Default::default(),
+            search_retired: Default::default(),
             has_rollup,
             cache: Default::default(),
             pages: Default::default(),
@@ -287,16 +297,100 @@ impl SnapshotEngine {
         Ok(page)
     }
 
+    /// Builds the snapshot's search index (see [`crate::search`]), once; later
+    /// searches use it. Takes seconds at national scale: servers run it in the
+    /// background.
+    pub async fn build_search_index(&self) -> Result<()> {
+        if self.search_index_ready() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let index = SearchIndex::build(self.store.clone(), &self.manifest).await?;
+        tracing::info!(
+            snapshot = %self.manifest.snapshot_id,
+            organisations = index.len(),
+            mib = index.memory_bytes() / (1 << 20),
+            seconds = started.elapsed().as_secs_f64(),
+            "search index ready"
+        );
+        if !self
+            .search_retired
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            *self.search.write().expect("lock") = Some(Arc::new(index));
+        }
+        Ok(())
+    }
+
+    /// Whether searches use the index.
+    pub fn search_index_ready(&self) -> bool {
+        self.search.read().expect("lock").is_some()
+    }
+
+    /// Frees the search index (a snapshot no longer served keeps answering, by
+    /// scanning); an index still being built is dropped when done.
+    pub fn drop_search_index(&self) {
+        self.search_retired
+            .store(true, std::sync::atomic::Ordering::Release);
+        *self.search.write().expect("lock") = None;
+    }
+
+    /// A page as DataFusion scans it, bypassing index and cache (benchmarks, and tests
+    /// that the paths agree).
+    pub async fn organisations_scanning(
+        &self,
+        request: &OrganisationsRequest,
+    ) -> Result<OrganisationPage> {
+        request.validate()?;
+        self.scan_page(request).await
+    }
+
     async fn fetch_page(&self, request: &OrganisationsRequest) -> Result<OrganisationPage> {
+        let words = search_words(request.search.as_deref());
+        let index = self.search.read().expect("lock").clone();
+        match index {
+            // A 0 byte separates keys in the index; no normalised word holds one.
+            Some(index) if words.iter().all(|w| !w.contains('\0')) => {
+                // A scan of up to the whole index: off the async threads.
+                let started = std::time::Instant::now();
+                let hits = {
+                    let (index, request) = (index.clone(), request.clone());
+                    tokio::task::spawn_blocking(move || {
+                        index.find(
+                            &words,
+                            &request.filter,
+                            request.after.as_deref(),
+                            request.first,
+                            request.with_total,
+                        )
+                    })
+                    .await
+                    .map_err(|e| QueryError::Internal(format!("search stopped: {e}")))?
+                };
+                let found = started.elapsed();
+                let batches = index.fetch(&self.store, &hits.ranks).await?;
+                tracing::debug!(
+                    find_ms = found.as_secs_f64() * 1e3,
+                    fetch_ms = (started.elapsed() - found).as_secs_f64() * 1e3,
+                    rows = hits.ranks.len(),
+                    "search answered from the index"
+                );
+                Ok(OrganisationPage {
+                    batches,
+                    total_count: hits.total,
+                    has_next_page: hits.has_next_page,
+                })
+            }
+            _ => self.scan_page(request).await,
+        }
+    }
+
+    async fn scan_page(&self, request: &OrganisationsRequest) -> Result<OrganisationPage> {
         let span = tracing::info_span!("organisations", snapshot = %self.manifest.snapshot_id);
         let _enter = span.enter();
         let mut df = self.filtered(&request.filter).await?;
-        if let Some(search) = &request.search {
-            let words: Vec<String> = normalize_key(search)
-                .split(' ')
-                .filter(|w| !w.is_empty())
-                .map(str::to_owned)
-                .collect();
+        {
+            let words = search_words(request.search.as_deref());
             for w in words {
                 df = df.filter(Expr::Like(Like::new(
                     false,
@@ -329,6 +423,17 @@ impl SnapshotEngine {
             has_next_page,
         })
     }
+}
+
+/// The words of a search, normalised as `search_key` is; every one must occur in it.
+fn search_words(search: Option<&str>) -> Vec<String> {
+    search.map_or_else(Vec::new, |s| {
+        normalize_key(s)
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
 }
 
 fn truncate(batches: Vec<RecordBatch>, mut keep: usize) -> Vec<RecordBatch> {

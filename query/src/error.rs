@@ -39,6 +39,15 @@ pub enum QueryError {
     /// The query engine failed.
     #[error("query engine: {0}")]
     Engine(#[from] datafusion::error::DataFusionError),
+    /// Parquet could not be read directly (the search index).
+    #[error("parquet: {0}")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    /// Arrow kernels failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// An internal invariant did not hold.
+    #[error("internal: {0}")]
+    Internal(String),
     /// Stored data does not follow the canonical schema.
     #[error("stored data: {0}")]
     Schema(#[from] ess_schemas::SchemaError),

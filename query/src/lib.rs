@@ -13,9 +13,11 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod request;
+pub mod search;
 
 pub use catalog::Catalog;
 pub use diff::{DiffCounts, DiffRow, SnapshotDiff, diff};
 pub use engine::{AggregateOutput, Group, GroupKey, OrganisationPage, SnapshotEngine};
 pub use error::{QueryError, Result};
 pub use request::{AggregateRequest, Dimension, Filter, MAX_PAGE, OrganisationsRequest};
+pub use search::SearchIndex;

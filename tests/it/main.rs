@@ -7,6 +7,7 @@ mod history;
 mod http;
 mod query_samples;
 mod rules;
+mod search;
 mod shared_copies;
 mod support;
 mod synth;
