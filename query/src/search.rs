@@ -30,6 +30,7 @@ use arrow::datatypes::Int32Type;
 use bytes::Bytes;
 use ess_schemas::Family;
 use ess_schemas::arrow_schema::{col as c, organisation_schema};
+use ess_schemas::interner::Interner;
 use ess_schemas::layout::Manifest;
 use futures::FutureExt;
 use futures::TryStreamExt;
@@ -59,37 +60,17 @@ struct Dims {
     year: i16,
 }
 
-/// Distinct texts of one dimension, numbered from 1.
-#[derive(Debug, Default)]
-struct Dictionary {
-    values: Vec<String>,
-    ids: std::collections::HashMap<String, usize>,
-}
-
-impl Dictionary {
-    fn id(&mut self, value: Option<&str>) -> usize {
-        let Some(value) = value else { return 0 };
-        if let Some(id) = self.ids.get(value) {
-            return *id;
-        }
-        self.values.push(value.to_owned());
-        self.ids.insert(value.to_owned(), self.values.len());
-        self.values.len()
+/// Which numbers of `interner` a filter list accepts (`None`: no list, everything
+/// passes; values never seen accept nothing).
+fn accepts(interner: &Interner, list: &[String]) -> Option<Vec<bool>> {
+    if list.is_empty() {
+        return None;
     }
-
-    /// Which ids a filter list accepts (`None`: no list, everything passes).
-    fn accepts(&self, list: &[String]) -> Option<Vec<bool>> {
-        if list.is_empty() {
-            return None;
-        }
-        let mut ok = vec![false; self.values.len() + 1];
-        for v in list {
-            if let Some(id) = self.ids.get(v) {
-                ok[*id] = true;
-            }
-        }
-        Some(ok)
+    let mut ok = vec![false; interner.len() + 1];
+    for id in list.iter().filter_map(|v| interner.get(v)) {
+        ok[id as usize] = true;
     }
+    Some(ok)
 }
 
 fn family_id(family: Family) -> u8 {
@@ -111,9 +92,9 @@ pub struct SearchIndex {
     dims: Vec<Dims>,
     /// Row number over the parts (in manifest order) of each organisation.
     rows: Vec<u32>,
-    regions: Dictionary,
-    provinces: Dictionary,
-    sectors: Dictionary,
+    regions: Interner,
+    provinces: Interner,
+    sectors: Interner,
     /// The parts, in manifest order.
     parts: Vec<Part>,
 }
@@ -537,9 +518,9 @@ impl SearchIndex {
                 }
                 ok
             }),
-            regions: self.regions.accepts(&filter.regions),
-            provinces: self.provinces.accepts(&filter.provinces),
-            sectors: self.sectors.accepts(&filter.sectors),
+            regions: accepts(&self.regions, &filter.regions),
+            provinces: accepts(&self.provinces, &filter.provinces),
+            sectors: accepts(&self.sectors, &filter.sectors),
             from: filter.founded_from,
             to: filter.founded_to,
         }
@@ -654,9 +635,9 @@ struct Staged {
     org_ids: Vec<u8>,
     org_id_ends: Vec<u64>,
     dims: Vec<Dims>,
-    regions: Dictionary,
-    provinces: Dictionary,
-    sectors: Dictionary,
+    regions: Interner,
+    provinces: Interner,
+    sectors: Interner,
     /// A founding year outside what [`Dims::year`] holds was seen.
     unrepresentable_year: bool,
 }
@@ -703,9 +684,9 @@ impl Staged {
             };
             self.dims.push(Dims {
                 family: Family::parse(family.value(i)).map_or(0, family_id),
-                region: self.regions.id(opt(region, i)).min(u8::MAX as usize) as u8,
-                province: self.provinces.id(opt(province, i)).min(u16::MAX as usize) as u16,
-                sector: self.sectors.id(opt(sector, i)).min(u16::MAX as usize) as u16,
+                region: self.regions.id(opt(region, i)).min(u32::from(u8::MAX)) as u8,
+                province: self.provinces.id(opt(province, i)).min(u32::from(u16::MAX)) as u16,
+                sector: self.sectors.id(opt(sector, i)).min(u32::from(u16::MAX)) as u16,
                 year: y,
             });
         }
@@ -714,9 +695,9 @@ impl Staged {
 
     fn finish(mut self, parts: Vec<Part>) -> Result<SearchIndex> {
         let n = self.dims.len();
-        let too_many = self.regions.values.len() >= u8::MAX as usize
-            || self.provinces.values.len() >= u16::MAX as usize
-            || self.sectors.values.len() >= u16::MAX as usize
+        let too_many = self.regions.len() >= u8::MAX as usize
+            || self.provinces.len() >= u16::MAX as usize
+            || self.sectors.len() >= u16::MAX as usize
             || n >= u32::MAX as usize;
         if too_many || self.unrepresentable_year {
             return Err(QueryError::Internal(

@@ -9,9 +9,11 @@
 //! - [`measures`]: aggregate measures.
 //! - [`layout`]: the snapshot layout, manifest and ingest report.
 //! - [`rollup`]: measures pre-summed per combination of dimensions.
+//! - [`interner`]: distinct texts numbered, for dimension values held per row.
 
 pub mod arrow_schema;
 pub mod error;
+pub mod interner;
 pub mod key;
 pub mod layout;
 pub mod measures;

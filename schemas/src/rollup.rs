@@ -14,6 +14,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef};
 
 use crate::arrow_schema::col;
+use crate::interner::Interner;
 use crate::measures::{Sums, col as m};
 
 /// The rollup's schema: the six dimension columns (named as in the organisations
@@ -53,30 +54,6 @@ type KeyRef<'a> = (
 /// A group while accumulating: each text dimension as an index into its interner
 /// (0 stands for null), so adding a row allocates nothing.
 type IdKey = [u32; 6];
-
-/// Distinct texts of one dimension column, numbered from 1.
-#[derive(Debug, Default)]
-struct Interner {
-    ids: HashMap<String, u32, foldhash::fast::FixedState>,
-    values: Vec<String>,
-}
-
-impl Interner {
-    fn id(&mut self, value: Option<&str>) -> u32 {
-        let Some(value) = value else { return 0 };
-        if let Some(id) = self.ids.get(value) {
-            return *id;
-        }
-        self.values.push(value.to_owned());
-        let id = self.values.len() as u32;
-        self.ids.insert(value.to_owned(), id);
-        id
-    }
-
-    fn value(&self, id: u32) -> Option<&str> {
-        (id > 0).then(|| self.values[id as usize - 1].as_str())
-    }
-}
 
 /// Accumulates organisation batches into rollup rows.
 #[derive(Debug, Default)]
