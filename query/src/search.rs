@@ -619,10 +619,13 @@ async fn tokio_free_blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     match tokio::runtime::Handle::try_current() {
-        Ok(handle) => handle
-            .spawn_blocking(work)
-            .await
-            .map_err(|e| QueryError::Internal(format!("search index build stopped: {e}")))?,
+        Ok(handle) => handle.spawn_blocking(work).await.map_err(|e| {
+            if e.is_cancelled() {
+                QueryError::Stopped
+            } else {
+                QueryError::Internal(format!("search index build failed: {e}"))
+            }
+        })?,
         Err(_) => work(),
     }
 }
