@@ -40,16 +40,12 @@ impl Served {
 fn index_in_background(served: &Arc<Served>) {
     let served = served.clone();
     tokio::spawn(async move {
-        match served.engine.build_search_index().await {
-            Ok(()) => {}
-            Err(ess_query::QueryError::Stopped) => {
-                tracing::debug!("search index build stopped: shutting down");
-            }
-            Err(e) => tracing::warn!(
+        if let Err(e) = served.engine.build_search_index().await {
+            tracing::warn!(
                 snapshot = %served.manifest().snapshot_id,
                 error = %e,
                 "no search index: searches scan the snapshot"
-            ),
+            );
         }
     });
 }

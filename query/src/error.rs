@@ -45,9 +45,6 @@ pub enum QueryError {
     /// Arrow kernels failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
-    /// Work stopped because the runtime is shutting down.
-    #[error("stopped: the server is shutting down")]
-    Stopped,
     /// An internal invariant did not hold.
     #[error("internal: {0}")]
     Internal(String),

@@ -322,7 +322,7 @@ impl SearchIndex {
             }
             parts.push(part);
         }
-        tokio_free_blocking(move || staged.finish(parts)).await
+        on_own_thread(move || staged.finish(parts)).await
     }
 
     /// The page of organisations matching `words` (normalised, non-empty) and `filter`
@@ -613,21 +613,20 @@ fn partition_point(n: usize, pred: impl Fn(usize) -> bool) -> usize {
     lo
 }
 
-/// Runs CPU-heavy work off the async threads when a Tokio runtime is there.
-/// (A runtime shutting down cancels the work: an error, not a panic.)
-async fn tokio_free_blocking<T: Send + 'static>(
+/// Runs seconds of CPU work on a thread of its own, which ends with it, rather than
+/// holding a thread of the blocking pool that queries share.
+async fn on_own_thread<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => handle.spawn_blocking(work).await.map_err(|e| {
-            if e.is_cancelled() {
-                QueryError::Stopped
-            } else {
-                QueryError::Internal(format!("search index build failed: {e}"))
-            }
-        })?,
-        Err(_) => work(),
-    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("search-index".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        })
+        .map_err(|e| QueryError::Internal(format!("search index: no thread: {e}")))?;
+    rx.await
+        .map_err(|_| QueryError::Internal("search index build failed".into()))?
 }
 
 /// Columns as read, in file order, before sorting by `org_id`.
