@@ -2,7 +2,8 @@
 //! accepted rows, resolve duplicates (last wins), and write the final Parquet files.
 //!
 //! Memory stays flat as files grow: rows are staged to an Arrow IPC file in batches,
-//! and only the `source_id → row` index used for duplicates is kept in memory.
+//! the duplicate index is spilled to disk (`dedup.rs`), and the cooperative CSV
+//! is normalised on every core in bounded chunks (`read_csv_parallel`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;

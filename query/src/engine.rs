@@ -355,17 +355,9 @@ impl SnapshotEngine {
                 let started = std::time::Instant::now();
                 let hits = {
                     let (index, request) = (index.clone(), request.clone());
-                    tokio::task::spawn_blocking(move || {
-                        index.find(
-                            &words,
-                            &request.filter,
-                            request.after.as_deref(),
-                            request.first,
-                            request.with_total,
-                        )
-                    })
-                    .await
-                    .map_err(|e| QueryError::Internal(format!("search stopped: {e}")))?
+                    tokio::task::spawn_blocking(move || index.find(&words, &request))
+                        .await
+                        .map_err(|e| QueryError::Internal(format!("search stopped: {e}")))?
                 };
                 let found = started.elapsed();
                 let batches = index.fetch(&self.store, &hits.ranks).await?;

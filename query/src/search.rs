@@ -45,7 +45,7 @@ use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
 use crate::error::{QueryError, Result};
-use crate::request::Filter;
+use crate::request::{Filter, OrganisationsRequest};
 
 /// No year: the sentinel in [`Dims::year`].
 const NO_YEAR: i16 = i16::MIN;
@@ -325,36 +325,22 @@ impl SearchIndex {
         on_own_thread(move || staged.finish(parts)).await
     }
 
-    /// The page of organisations matching `words` (normalised, non-empty) and `filter`
-    /// after the `org_id` `after`.
-    pub fn find(
-        &self,
-        words: &[String],
-        filter: &Filter,
-        after: Option<&str>,
-        first: usize,
-        with_total: bool,
-    ) -> Hits {
+    /// The page of organisations matching `words` (the request's search, normalised)
+    /// and the request's filter, after its cursor.
+    pub fn find(&self, words: &[String], request: &OrganisationsRequest) -> Hits {
         let threads = if self.len() >= PARALLEL_FROM {
             std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
         } else {
             1
         };
-        self.find_on(threads, words, filter, after, first, with_total)
+        self.find_on(threads, words, request)
     }
 
     /// [`SearchIndex::find`] with the keys cut in `threads` slices.
-    fn find_on(
-        &self,
-        threads: usize,
-        words: &[String],
-        filter: &Filter,
-        after: Option<&str>,
-        first: usize,
-        with_total: bool,
-    ) -> Hits {
-        let filter = self.compile(filter);
-        let start = after.map_or(0, |a| {
+    fn find_on(&self, threads: usize, words: &[String], request: &OrganisationsRequest) -> Hits {
+        let (first, with_total) = (request.first, request.with_total);
+        let filter = self.compile(&request.filter);
+        let start = request.after.as_deref().map_or(0, |a| {
             let a = a.as_bytes();
             partition_point(self.len(), |r| self.org_id(r) <= a)
         });
@@ -866,8 +852,14 @@ mod tests {
                     for (first, with_total) in [(1, false), (20, true), (20, false), (500, false)] {
                         let expected = naive(&index, &rows, &words, filter, after, first);
                         for threads in [1, 2, 3, 7] {
-                            let hits =
-                                index.find_on(threads, &words, filter, after, first, with_total);
+                            let request = OrganisationsRequest {
+                                filter: filter.clone(),
+                                search: None,
+                                after: after.map(str::to_owned),
+                                first,
+                                with_total,
+                            };
+                            let hits = index.find_on(threads, &words, &request);
                             let what = format!("{words:?} {filter:?} {after:?} {first} {threads}");
                             assert_eq!(org_ids(&hits), expected.0, "{what}");
                             assert_eq!(hits.has_next_page, expected.1, "{what}");
