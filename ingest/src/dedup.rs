@@ -148,11 +148,6 @@ impl Dedup {
             }
             std::fs::remove_file(&path)?;
         }
-        if superseded.bits.len() * 64 < self.next_row as usize {
-            superseded
-                .bits
-                .resize((self.next_row as usize).div_ceil(64), 0);
-        }
         Ok(superseded)
     }
 }

@@ -381,17 +381,14 @@ impl SnapshotEngine {
         let span = tracing::info_span!("organisations", snapshot = %self.manifest.snapshot_id);
         let _enter = span.enter();
         let mut df = self.filtered(&request.filter).await?;
-        {
-            let words = search_words(request.search.as_deref());
-            for w in words {
-                df = df.filter(Expr::Like(Like::new(
-                    false,
-                    Box::new(col(c::SEARCH_KEY)),
-                    Box::new(lit(format!("%{}%", escape_like(&w)))),
-                    Some('\\'),
-                    false,
-                )))?;
-            }
+        for w in search_words(request.search.as_deref()) {
+            df = df.filter(Expr::Like(Like::new(
+                false,
+                Box::new(col(c::SEARCH_KEY)),
+                Box::new(lit(format!("%{}%", escape_like(&w)))),
+                Some('\\'),
+                false,
+            )))?;
         }
         let total_count = if request.with_total {
             Some(df.clone().count().await? as u64)

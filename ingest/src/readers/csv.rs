@@ -201,7 +201,8 @@ pub fn read_csv_chunks(
             found: "none: the file is empty".to_owned(),
         });
     }
-    if let Some(last) = chunk.filter(|c| !c.is_empty()) {
+    // A chunk exists only once a record was pushed into it.
+    if let Some(last) = chunk {
         emit(last)?;
     }
     Ok(summary)
