@@ -1,6 +1,7 @@
 //! Last-wins duplicate resolution in flat memory.
 //!
-//! Every accepted row is numbered in staging order; its identifier is hashed to 128
+//! Every row is numbered in reading order (rejected rows too, so a row's number is
+//! known from its position in the file); an accepted row's identifier is hashed to 128
 //! bits (family included) and `(hash, row)` is appended to one of [`PARTITIONS`] spill
 //! files chosen by the hash's top bits. Once every file is read, each partition is
 //! loaded alone, sorted, and every row but the last of each hash is marked superseded.
@@ -12,7 +13,7 @@
 
 use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use ess_schemas::Family;
@@ -38,8 +39,11 @@ pub(crate) fn id_hash(family: Family, source_id: &str) -> [u64; 2] {
 pub(crate) struct Dedup {
     dir: PathBuf,
     partitions: Vec<BufWriter<File>>,
-    next_row: u64,
 }
+
+/// Where the spill files stood, to go back to with [`Dedup::rollback`].
+#[derive(Debug)]
+pub(crate) struct Mark(Vec<u64>);
 
 /// Rows replaced by a later row with the same identifier.
 #[derive(Debug, Default)]
@@ -72,6 +76,14 @@ impl Superseded {
         self.count
     }
 
+    /// How many of `rows` were superseded.
+    pub(crate) fn count_in(&self, rows: std::ops::Range<u64>) -> u64 {
+        self.rows()
+            .skip_while(|r| *r < rows.start)
+            .take_while(|r| *r < rows.end)
+            .count() as u64
+    }
+
     /// Superseded rows, ascending.
     pub(crate) fn rows(&self) -> impl Iterator<Item = u64> + '_ {
         self.bits.iter().enumerate().flat_map(|(i, &w)| {
@@ -95,7 +107,6 @@ impl Dedup {
         Ok(Dedup {
             dir: dir.to_owned(),
             partitions,
-            next_row: 0,
         })
     }
 
@@ -104,21 +115,36 @@ impl Dedup {
         &self.dir
     }
 
-    /// The number the next accepted row will get.
-    pub(crate) fn next_row(&self) -> u64 {
-        self.next_row
-    }
-
-    /// Takes the next accepted row, whose identifier hashes to `id`.
-    pub(crate) fn accept(&mut self, id: [u64; 2]) -> std::io::Result<()> {
-        let row = self.next_row;
-        self.next_row += 1;
+    /// Takes accepted row `row`, whose identifier hashes to `id`. Rows are taken in
+    /// ascending order: of rows with one identifier, the last taken wins.
+    pub(crate) fn accept(&mut self, id: [u64; 2], row: u64) -> std::io::Result<()> {
         let mut entry = [0u8; ENTRY];
         entry[..8].copy_from_slice(&id[0].to_le_bytes());
         entry[8..16].copy_from_slice(&id[1].to_le_bytes());
         entry[16..].copy_from_slice(&row.to_le_bytes());
         let partition = (id[0] >> (64 - PARTITIONS.trailing_zeros())) as usize;
         self.partitions[partition].write_all(&entry)
+    }
+
+    /// Where the spill files stand now.
+    pub(crate) fn mark(&mut self) -> std::io::Result<Mark> {
+        let mut lengths = Vec::with_capacity(PARTITIONS);
+        for w in &mut self.partitions {
+            w.flush()?;
+            lengths.push(w.get_ref().metadata()?.len());
+        }
+        Ok(Mark(lengths))
+    }
+
+    /// Forgets every row taken since `mark`.
+    pub(crate) fn rollback(&mut self, mark: Mark) -> std::io::Result<()> {
+        for (w, len) in self.partitions.iter_mut().zip(mark.0) {
+            w.flush()?;
+            let f = w.get_mut();
+            f.set_len(len)?;
+            f.seek(SeekFrom::Start(len))?;
+        }
+        Ok(())
     }
 
     /// Resolves every partition; the spill files are removed.
@@ -175,10 +201,9 @@ mod tests {
     fn spilled(rows: &[(Family, String)]) -> Superseded {
         let dir = tempfile::tempdir().unwrap();
         let mut d = Dedup::new(&dir.path().join("dedup")).unwrap();
-        for (family, id) in rows {
-            d.accept(id_hash(*family, id)).unwrap();
+        for (row, (family, id)) in rows.iter().enumerate() {
+            d.accept(id_hash(*family, id), row as u64).unwrap();
         }
-        assert_eq!(d.next_row(), rows.len() as u64);
         let s = d.resolve().unwrap();
         assert_eq!(
             std::fs::read_dir(dir.path().join("dedup")).unwrap().count(),
@@ -204,6 +229,25 @@ mod tests {
         assert_eq!(s.rows().collect::<Vec<_>>(), vec![0, 3]);
         assert_eq!(s.count(), 2);
         assert!(s.contains(3) && !s.contains(4) && !s.contains(2));
+    }
+
+    #[test]
+    fn a_rollback_forgets_the_rows_taken_since_the_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = Dedup::new(&dir.path().join("dedup")).unwrap();
+        let id = |s: &str| id_hash(Family::Cooperative, s);
+        d.accept(id("1"), 0).unwrap();
+        d.accept(id("2"), 1).unwrap();
+        let mark = d.mark().unwrap();
+        // A speculative read: would supersede both rows and add its own.
+        for (row, s) in [(2, "1"), (3, "2"), (4, "1")] {
+            d.accept(id(s), row).unwrap();
+        }
+        d.rollback(mark).unwrap();
+        d.accept(id("2"), 2).unwrap();
+        d.accept(id("3"), 3).unwrap();
+        let s = d.resolve().unwrap();
+        assert_eq!(s.rows().collect::<Vec<_>>(), vec![1]);
     }
 
     proptest! {

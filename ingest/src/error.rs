@@ -61,6 +61,14 @@ pub enum IngestError {
         /// The sheet searched.
         sheet: String,
     },
+    /// A file's rows differed between the two passes of an ingest.
+    #[error(
+        "{file} changed while it was being read (its rows differ between the two passes); ingest it again once it is complete"
+    )]
+    Changed {
+        /// The file.
+        file: String,
+    },
     /// The staging area on local disk failed.
     #[error("staging on local disk failed ({path}): {source}")]
     Staging {

@@ -173,9 +173,10 @@ impl IngestJob {
                 source,
             })?;
         }
+        // Every file is read twice (identities, then rows).
         self.progress
             .bytes_total
-            .store(total, std::sync::atomic::Ordering::Relaxed);
+            .store(2 * total, std::sync::atomic::Ordering::Relaxed);
 
         let progress = self.progress.clone();
         let layout = self.layout;

@@ -75,6 +75,49 @@ fn activity_labels(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// What decides whether a row is accepted: its identifier and names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The source identifier (trimmed; never empty).
+    pub source_id: String,
+    /// The name: the Latin-script name, or else the Arabic one (never empty).
+    pub name: String,
+    /// The Arabic name, when given.
+    pub name_ar: Option<String>,
+}
+
+/// A row's identity, or why it is rejected. Only the identifier and the names reject a
+/// row: the first pass of an ingest (duplicate resolution) calls this alone, and must
+/// accept exactly the rows [`Normalizer::normalize`] accepts.
+pub fn identity(record: &RawRecord) -> Result<Identity, Rejection> {
+    let source_id = source_id(record.get(Field::SourceId))?;
+    let name_latin = text(record.get(Field::Name));
+    let name_ar = Some(text(record.get(Field::NameAr))).filter(|s| !s.is_empty());
+    let name = match (name_latin.is_empty(), &name_ar) {
+        (false, _) => name_latin,
+        (true, Some(ar)) => ar.clone(),
+        (true, None) => {
+            return Err(Rejection::new(
+                "missing_name",
+                format!("organisation `{source_id}` has no name"),
+            ));
+        }
+    };
+    Ok(Identity {
+        source_id,
+        name,
+        name_ar,
+    })
+}
+
+/// [`identity`] of a row whose fields are all text (a CSV row), without allocating:
+/// its trimmed identifier when the row is accepted.
+pub fn text_identity<'t>(source_id: &'t str, name: &str, name_ar: &str) -> Option<&'t str> {
+    let id = source_id.trim();
+    let named = !name.trim().is_empty() || !name_ar.trim().is_empty();
+    (!id.is_empty() && named).then_some(id)
+}
+
 /// Normalises one row of `family`'s registry (with a fresh [`Normalizer`]).
 pub fn normalize(
     reference: &Reference,
@@ -174,19 +217,11 @@ impl<'r> Normalizer<'r> {
         source_file: &str,
         source_row: i64,
     ) -> Result<Organisation, Rejection> {
-        let source_id = source_id(record.get(Field::SourceId))?;
-        let name_latin = text(record.get(Field::Name));
-        let name_ar = Some(text(record.get(Field::NameAr))).filter(|s| !s.is_empty());
-        let name = match (name_latin.is_empty(), &name_ar) {
-            (false, _) => name_latin,
-            (true, Some(ar)) => ar.clone(),
-            (true, None) => {
-                return Err(Rejection::new(
-                    "missing_name",
-                    format!("organisation `{source_id}` has no name"),
-                ));
-            }
-        };
+        let Identity {
+            source_id,
+            name,
+            name_ar,
+        } = identity(record)?;
 
         let mut flags = Flags::default();
 
@@ -353,6 +388,23 @@ mod tests {
         let o = normalize(reference(), Family::Mutual, &record(&base), "m.json", 1).unwrap();
         assert_eq!(o.sector_code, "OTHER");
         assert!(o.quality_flags.is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn text_identity_accepts_what_identity_accepts(
+            id in "[ \t1a]{0,3}",
+            name in "[ \ta]{0,2}",
+            name_ar in proptest::option::of("[ \tع]{0,2}"),
+        ) {
+            let mut r = record(&[(Field::SourceId, t(&id)), (Field::Name, t(&name))]);
+            if let Some(ar) = &name_ar {
+                r.set_text(Field::NameAr, ar);
+            }
+            let full = identity(&r).ok().map(|i| i.source_id);
+            let text = text_identity(&id, &name, name_ar.as_deref().unwrap_or(""));
+            proptest::prop_assert_eq!(full.as_deref(), text);
+        }
     }
 
     #[test]

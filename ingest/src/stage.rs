@@ -1,22 +1,19 @@
-//! The blocking part of an ingest, on local disk: read every file, normalise, stage
-//! accepted rows, resolve duplicates (last wins), and write the final Parquet files.
+//! The blocking part of an ingest, on local disk: read every file twice, first for the
+//! identities that resolve duplicates (last wins), then to normalise the rows and write
+//! those that stay to the final Parquet files (see [`stage`]).
 //!
-//! Memory stays flat as files grow: rows are staged to an Arrow IPC file in batches,
+//! Memory stays flat as files grow: rows go to Parquet in batches as they are read,
 //! the duplicate index is spilled to disk (`dedup.rs`), and the cooperative CSV
 //! is normalised on every core in bounded chunks (`read_csv_parallel`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use arrow::array::{BooleanArray, Int64Builder, RecordBatch, StringBuilder};
-use arrow::compute::filter_record_batch;
-use arrow::ipc::reader::StreamReader;
-use arrow::ipc::writer::StreamWriter;
+use arrow::array::{Int64Builder, RecordBatch, StringBuilder};
 use ess_schemas::arrow_schema::{OrganisationBatchBuilder, organisation_schema, quarantine_schema};
 use ess_schemas::layout::FileReport;
 use ess_schemas::rollup::{RollupBuilder, rollup_schema};
@@ -28,10 +25,10 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use crate::dedup::{Dedup, Superseded, id_hash};
 use crate::error::{IngestError, Result};
 use crate::fields::RawRecord;
-use crate::normalize::{Normalizer, Rejection};
+use crate::normalize::{Normalizer, Rejection, identity};
 use crate::parquet_out::ParallelWriter;
 use crate::progress::Progress;
-use crate::readers::text::detect_encoding;
+use crate::readers::text::{TextEncoding, detect_encoding};
 use crate::readers::{CountingReader, ReadSummary, RowSink, csv, json, xlsx};
 use crate::source::{HashingReader, LocalData};
 
@@ -137,20 +134,53 @@ pub(crate) fn writer_properties(layout: &ParquetLayout) -> WriterProperties {
 }
 
 /// Runs the blocking part of an ingest in `dir`.
+///
+/// Every file is read twice. The first pass finds each file's hash and encoding,
+/// decides which rows are accepted (only their identity can reject them) and files the
+/// identifier of every accepted row in the duplicate index; resolving the index then
+/// tells which rows a later one supersedes. The second pass normalises every row and
+/// writes the rows that stay straight into the final Parquet parts, the rollup and the
+/// quarantine: no row is written twice.
 pub(crate) fn stage(
     sources: &[LocalSource],
     dir: &Path,
     layout: ParquetLayout,
     progress: &Progress,
 ) -> Result<Staged> {
-    let staging_path = dir.join("staging.arrows");
+    // Pass one: hashes, encodings, identities.
+    let dedup_dir = dir.join("dedup");
+    let mut dedup = Dedup::new(&dedup_dir).map_err(staging_err(&dedup_dir))?;
+    let mut surveys = Vec::with_capacity(sources.len());
+    let mut next_row = 0u64;
+    for source in sources {
+        let started = Instant::now();
+        progress.set_phase(format!("{}: identifiers", source.name));
+        let survey = survey(source, next_row, &mut dedup, progress)?;
+        tracing::debug!(
+            file = %source.name,
+            rows = survey.rows,
+            seconds = started.elapsed().as_secs_f64(),
+            "identities read"
+        );
+        next_row += survey.rows;
+        surveys.push(survey);
+    }
+    progress.set_phase("resolving duplicates");
+    let superseded = dedup.resolve().map_err(staging_err(&dedup_dir))?;
+    tracing::debug!(superseded = superseded.count(), "duplicates resolved");
+    write_rows(sources, surveys, &superseded, dir, layout, progress)
+}
+
+/// Pass two: normalises every file's rows and writes the final files.
+fn write_rows(
+    sources: &[LocalSource],
+    surveys: Vec<Survey>,
+    superseded: &Superseded,
+    dir: &Path,
+    layout: ParquetLayout,
+    progress: &Progress,
+) -> Result<Staged> {
     let quarantine_path = dir.join("quarantine.parquet");
-    let staging_file = File::create(&staging_path).map_err(staging_err(&staging_path))?;
-    let mut staging = StreamWriter::try_new(
-        BufWriter::with_capacity(1 << 20, staging_file),
-        &organisation_schema(),
-    )
-    .map_err(encode_err("the staging file"))?;
     let quarantine_file = File::create(&quarantine_path).map_err(staging_err(&quarantine_path))?;
     let mut quarantine = QuarantineWriter {
         writer: ArrowWriter::try_new(
@@ -162,39 +192,26 @@ pub(crate) fn stage(
         builder: QuarantineBuilder::default(),
         rows: 0,
     };
-
-    let dedup_dir = dir.join("dedup");
-    let mut dedup = Dedup::new(&dedup_dir).map_err(staging_err(&dedup_dir))?;
+    let mut organisations = FinalWriter::new(dir, layout);
     let mut files = Vec::with_capacity(sources.len());
-    let mut file_of_row: Vec<(u64, usize)> = Vec::with_capacity(sources.len());
-
-    for (index, source) in sources.iter().enumerate() {
+    for (source, survey) in sources.iter().zip(surveys) {
         let started = Instant::now();
         let span = tracing::info_span!("ingest_file", file = %source.name, family = %source.family);
         let _enter = span.enter();
         progress.set_phase(source.name.clone());
-        file_of_row.push((dedup.next_row(), index));
         let io_err = |e| IngestError::Io {
             file: source.name.clone(),
             source: e,
         };
-
-        // A first pass hashes the file (and, for CSV, tells its encoding).
-        let mut hashing = HashingReader::new(source.data.open().map_err(io_err)?);
-        let encoding = if source.family == Family::Cooperative {
-            Some(detect_encoding(&mut hashing).map_err(io_err)?)
-        } else {
-            std::io::copy(&mut hashing, &mut std::io::sink()).map_err(io_err)?;
-            None
-        };
+        let rows = survey.first_row..survey.first_row + survey.rows;
         let mut report = FileReport {
             family: source.family.as_str().to_owned(),
             file: source.name.clone(),
             bytes: source.data.len().map_err(io_err)?,
-            sha256: hashing.hex(),
+            sha256: survey.sha256,
+            superseded: superseded.count_in(rows.clone()),
             ..FileReport::default()
         };
-
         let input = CountingReader::new(
             source.data.open().map_err(io_err)?,
             progress.bytes_done.clone(),
@@ -203,21 +220,26 @@ pub(crate) fn stage(
             family: source.family,
             file: &source.name,
             report: &mut report,
-            staging: &mut staging,
+            organisations: &mut organisations,
             quarantine: &mut quarantine,
-            dedup: &mut dedup,
+            check: 0,
             progress,
+        };
+        let kept = Kept {
+            superseded,
+            first_row: survey.first_row,
         };
         let summary: ReadSummary = match source.family {
             Family::Cooperative => read_csv_parallel(
                 input,
-                encoding.expect("detected for CSV"),
+                survey.encoding.expect("found for CSV"),
                 &source.name,
+                kept,
                 &mut output,
             )?,
             Family::Association | Family::Mutual => {
                 let mut collector = Collector {
-                    worker: RowWorker::new(source.family, &source.name),
+                    worker: RowWorker::new(source.family, &source.name, kept),
                     output: &mut output,
                     error: None,
                 };
@@ -233,6 +255,11 @@ pub(crate) fn stage(
                 summary
             }
         };
+        if output.check != survey.check || report.rows_read != survey.rows {
+            return Err(IngestError::Changed {
+                file: source.name.clone(),
+            });
+        }
         report.encoding = summary.encoding;
         report.delimiter = summary.delimiter;
         report.sheet = summary.sheet;
@@ -244,37 +271,25 @@ pub(crate) fn stage(
             rows_read = report.rows_read,
             accepted = report.accepted,
             rejected = report.rejected,
+            superseded = report.superseded,
             seconds = started.elapsed().as_secs_f64(),
             "file read"
         );
         files.push(report);
     }
-    staging.finish().map_err(encode_err("the staging file"))?;
-    drop(staging);
     quarantine.flush()?;
     let quarantine_rows = quarantine.rows;
     quarantine
         .writer
         .close()
         .map_err(parquet_err("the quarantine"))?;
-
-    // Superseded rows are counted against the file they came from.
-    progress.set_phase("resolving duplicates");
-    let superseded = dedup.resolve().map_err(staging_err(&dedup_dir))?;
-    for row in superseded.rows() {
-        let at = file_of_row.partition_point(|(start, _)| *start <= row) - 1;
-        files[file_of_row[at].1].superseded += 1;
-    }
-    tracing::debug!(superseded = superseded.count(), "duplicates resolved");
-
     progress.set_phase("writing Parquet");
     let FinalFiles {
         parts: organisation_parts,
         organisations,
         by_family: rows_by_family,
         rollup,
-    } = write_final(&staging_path, &superseded, dir, layout)?;
-    std::fs::remove_file(&staging_path).map_err(staging_err(&staging_path))?;
+    } = organisations.finish()?;
     Ok(Staged {
         files,
         organisation_parts,
@@ -286,94 +301,277 @@ pub(crate) fn stage(
     })
 }
 
-/// Rereads the staged rows and writes those not superseded to Parquet parts, and
-/// their rollup.
-fn write_final(
-    staging_path: &Path,
-    superseded: &Superseded,
-    dir: &Path,
-    layout: ParquetLayout,
-) -> Result<FinalFiles> {
-    let mut rollup = RollupBuilder::default();
-    let file = File::open(staging_path).map_err(staging_err(staging_path))?;
-    let reader = StreamReader::try_new(BufReader::with_capacity(1 << 20, file), None)
-        .map_err(encode_err("the staging file"))?;
-    let props = writer_properties(&layout);
-    let mut parts: Vec<PathBuf> = Vec::new();
-    let mut writer: Option<ParallelWriter> = None;
-    let mut in_part = 0usize;
-    let mut offset = 0usize;
-    let mut total = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(encode_err("the staging file"))?;
-        let keep: BooleanArray = (offset..offset + batch.num_rows())
-            .map(|row| Some(!superseded.contains(row as u64)))
-            .collect();
-        offset += batch.num_rows();
-        let batch = filter_record_batch(&batch, &keep).map_err(encode_err("the staging file"))?;
-        if batch.num_rows() == 0 {
-            continue;
+/// What pass one learnt of a file.
+#[derive(Debug, Clone)]
+struct Survey {
+    sha256: String,
+    /// The text encoding (CSV only).
+    encoding: Option<TextEncoding>,
+    /// The number of the file's first row among all files' rows.
+    first_row: u64,
+    /// Rows read (accepted or rejected).
+    rows: u64,
+    /// [`row_check`] summed over accepted rows: pass two must find the same.
+    check: u64,
+}
+
+/// Pass one over a file: its hash and encoding, and its accepted rows' identifiers into
+/// `dedup`. Rows are numbered from `first_row`.
+fn survey(
+    source: &LocalSource,
+    first_row: u64,
+    dedup: &mut Dedup,
+    progress: &Progress,
+) -> Result<Survey> {
+    let io_err = |e| IngestError::Io {
+        file: source.name.clone(),
+        source: e,
+    };
+    let counted = || {
+        source
+            .data
+            .open()
+            .map(|r| CountingReader::new(r, progress.bytes_done.clone()))
+            .map_err(io_err)
+    };
+    let spill_dir = dedup.dir().to_owned();
+    let spill_err = |e| IngestError::Staging {
+        path: spill_dir.clone(),
+        source: e,
+    };
+    let family = source.family;
+    let name = source.name.as_str();
+    match family {
+        Family::Cooperative => std::thread::scope(|scope| {
+            // The hash and the encoding are found on another thread, while this one reads
+            // the rows as UTF-8 (with or without a byte-order mark): what nearly every
+            // file is. A file in Windows-1252 is read again, once that is known.
+            let hashing = scope.spawn(|| -> std::io::Result<(TextEncoding, String)> {
+                let mut hashing = HashingReader::new(source.data.open()?);
+                let encoding = detect_encoding(&mut hashing)?;
+                Ok((encoding, hashing.hex()))
+            });
+            let mark = dedup.mark().map_err(spill_err)?;
+            let mut ids = IdSink::new(family, first_row, dedup);
+            let read = counted().and_then(|input| {
+                csv::scan_identities(input, TextEncoding::Utf8Bom, name, &mut |id| ids.take(id))
+            });
+            let speculative = ids.finish();
+            let (encoding, sha256) = hashing
+                .join()
+                .map_err(|_| IngestError::Task("the hashing thread panicked".into()))?
+                .map_err(io_err)?;
+            let (rows, check) = if encoding == TextEncoding::Windows1252 {
+                dedup.rollback(mark).map_err(spill_err)?;
+                let mut ids = IdSink::new(family, first_row, dedup);
+                csv::scan_identities(counted()?, encoding, name, &mut |id| ids.take(id))?;
+                ids.finish().map_err(spill_err)?
+            } else {
+                read?;
+                speculative.map_err(spill_err)?
+            };
+            Ok(Survey {
+                sha256,
+                encoding: Some(encoding),
+                first_row,
+                rows,
+                check,
+            })
+        }),
+        Family::Association | Family::Mutual => {
+            let mut hashing = HashingReader::new(source.data.open().map_err(io_err)?);
+            std::io::copy(&mut hashing, &mut std::io::sink()).map_err(io_err)?;
+            let mut ids = IdSink::new(family, first_row, dedup);
+            if family == Family::Association {
+                xlsx::read_xlsx(counted()?, name, &mut ids)?;
+            } else {
+                json::read_json(counted()?, name, &mut ids)?;
+            }
+            let (rows, check) = ids.finish().map_err(spill_err)?;
+            Ok(Survey {
+                sha256: hashing.hex(),
+                encoding: None,
+                first_row,
+                rows,
+                check,
+            })
         }
-        rollup.add(&batch);
-        if writer.is_none() || in_part >= layout.rows_per_file {
-            if let Some(w) = writer.take() {
+    }
+}
+
+/// A number that changes when an accepted row's number or identifier does; summed
+/// over a file's accepted rows (in any order), it tells whether pass two read the rows
+/// pass one read.
+fn row_check(row: u64, id: [u64; 2]) -> u64 {
+    let x = id[0] ^ id[1].rotate_left(29) ^ row.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (x ^ (x >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+}
+
+/// Pass one's sink: accepts a row as normalisation would ([`identity`]) and files its
+/// identifier in the duplicate index.
+struct IdSink<'d> {
+    family: Family,
+    dedup: &'d mut Dedup,
+    next_row: u64,
+    first_row: u64,
+    check: u64,
+    error: Option<std::io::Error>,
+}
+
+impl<'d> IdSink<'d> {
+    fn new(family: Family, first_row: u64, dedup: &'d mut Dedup) -> Self {
+        IdSink {
+            family,
+            dedup,
+            next_row: first_row,
+            first_row,
+            check: 0,
+            error: None,
+        }
+    }
+
+    /// Rows read and their check, or the first spill failure.
+    fn finish(self) -> std::io::Result<(u64, u64)> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok((self.next_row - self.first_row, self.check)),
+        }
+    }
+
+    /// Takes the next row: accepted with this identifier, or (`None`) rejected.
+    fn take(&mut self, source_id: Option<&str>) {
+        let row = self.next_row;
+        self.next_row += 1;
+        let Some(source_id) = source_id else { return };
+        let id = id_hash(self.family, source_id);
+        self.check = self.check.wrapping_add(row_check(row, id));
+        if let Err(e) = self.dedup.accept(id, row)
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+impl RowSink for IdSink<'_> {
+    fn row(&mut self, _row: i64, record: &RawRecord) -> Option<Rejection> {
+        match identity(record) {
+            Ok(identity) => {
+                self.take(Some(&identity.source_id));
+                None
+            }
+            // Counted when the reader hands the row to `reject`.
+            Err(rejection) => Some(rejection),
+        }
+    }
+
+    fn reject(&mut self, _row: i64, _rejection: Rejection, _raw: String) {
+        self.next_row += 1;
+    }
+}
+
+/// Which rows of a file pass two keeps: those not superseded. Rows are numbered as in
+/// pass one, from `first_row`.
+#[derive(Debug, Clone, Copy)]
+struct Kept<'a> {
+    superseded: &'a Superseded,
+    first_row: u64,
+}
+
+/// The final Parquet parts and the rollup, written as rows arrive.
+struct FinalWriter {
+    dir: PathBuf,
+    layout: ParquetLayout,
+    props: WriterProperties,
+    rollup: RollupBuilder,
+    parts: Vec<PathBuf>,
+    writer: Option<ParallelWriter>,
+    in_part: usize,
+    total: u64,
+}
+
+impl FinalWriter {
+    fn new(dir: &Path, layout: ParquetLayout) -> Self {
+        FinalWriter {
+            dir: dir.to_owned(),
+            layout,
+            props: writer_properties(&layout),
+            rollup: RollupBuilder::default(),
+            parts: Vec::new(),
+            writer: None,
+            in_part: 0,
+            total: 0,
+        }
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rollup.add(batch);
+        if self.writer.is_none() || self.in_part >= self.layout.rows_per_file {
+            if let Some(w) = self.writer.take() {
                 w.close().map_err(parquet_err("organisations"))?;
             }
-            let path = dir.join(format!("part-{:05}.parquet", parts.len()));
+            let path = self
+                .dir
+                .join(format!("part-{:05}.parquet", self.parts.len()));
             let f = File::create(&path).map_err(staging_err(&path))?;
-            writer = Some(
+            self.writer = Some(
                 ParallelWriter::try_new(
                     f,
                     organisation_schema(),
-                    props.clone(),
-                    layout.row_group_rows,
+                    self.props.clone(),
+                    self.layout.row_group_rows,
                 )
                 .map_err(parquet_err("organisations"))?,
             );
-            parts.push(path);
-            in_part = 0;
+            self.parts.push(path);
+            self.in_part = 0;
         }
-        in_part += batch.num_rows();
-        total += batch.num_rows() as u64;
-        writer
+        self.in_part += batch.num_rows();
+        self.total += batch.num_rows() as u64;
+        self.writer
             .as_mut()
             .expect("opened above")
-            .write(&batch)
-            .map_err(parquet_err("organisations"))?;
+            .write(batch)
+            .map_err(parquet_err("organisations"))
     }
-    match writer {
-        Some(w) => {
-            w.close().map_err(parquet_err("organisations"))?;
+
+    /// Closes the last part and writes the rollup.
+    fn finish(mut self) -> Result<FinalFiles> {
+        match self.writer.take() {
+            Some(w) => {
+                w.close().map_err(parquet_err("organisations"))?;
+            }
+            None => {
+                // An empty snapshot still has one (empty) file, so readers see the schema.
+                let path = self.dir.join("part-00000.parquet");
+                let f = File::create(&path).map_err(staging_err(&path))?;
+                ArrowWriter::try_new(f, organisation_schema(), Some(self.props.clone()))
+                    .and_then(|w| w.close())
+                    .map_err(parquet_err("organisations"))?;
+                self.parts.push(path);
+            }
         }
-        None => {
-            // An empty snapshot still has one (empty) file, so readers see the schema.
-            let path = dir.join("part-00000.parquet");
-            let f = File::create(&path).map_err(staging_err(&path))?;
-            ArrowWriter::try_new(f, organisation_schema(), Some(props))
-                .and_then(|w| w.close())
-                .map_err(parquet_err("organisations"))?;
-            parts.push(path);
-        }
+        // The rollup already counts every organisation per family.
+        let by_family: HashMap<Family, u64> = self
+            .rollup
+            .organisations_by_family()
+            .into_iter()
+            .filter_map(|(f, n)| Family::parse(&f).map(|f| (f, n)))
+            .collect();
+        let rollup_path = self.dir.join("rollup.parquet");
+        let f = File::create(&rollup_path).map_err(staging_err(&rollup_path))?;
+        let mut w = ArrowWriter::try_new(f, rollup_schema(), Some(self.props))
+            .map_err(parquet_err("the rollup"))?;
+        w.write(&self.rollup.finish())
+            .map_err(parquet_err("the rollup"))?;
+        w.close().map_err(parquet_err("the rollup"))?;
+        Ok(FinalFiles {
+            parts: self.parts,
+            organisations: self.total,
+            by_family,
+            rollup: rollup_path,
+        })
     }
-    // The rollup already counts every organisation per family.
-    let by_family: HashMap<Family, u64> = rollup
-        .organisations_by_family()
-        .into_iter()
-        .filter_map(|(f, n)| Family::parse(&f).map(|f| (f, n)))
-        .collect();
-    let rollup_path = dir.join("rollup.parquet");
-    let f = File::create(&rollup_path).map_err(staging_err(&rollup_path))?;
-    let mut w = ArrowWriter::try_new(f, rollup_schema(), Some(writer_properties(&layout)))
-        .map_err(parquet_err("the rollup"))?;
-    w.write(&rollup.finish())
-        .map_err(parquet_err("the rollup"))?;
-    w.close().map_err(parquet_err("the rollup"))?;
-    Ok(FinalFiles {
-        parts,
-        organisations: total,
-        by_family,
-        rollup: rollup_path,
-    })
 }
 
 /// What the final pass wrote.
@@ -460,11 +658,12 @@ struct RejectedRow {
 /// What normalising a run of consecutive rows of one file produced, in row order.
 #[derive(Debug, Default)]
 struct Normalised {
+    /// The accepted rows that stay (not superseded).
     batch: Option<RecordBatch>,
-    /// The id hash of every accepted row, in the batch's order.
-    ids: Vec<[u64; 2]>,
     rejected: Vec<RejectedRow>,
     accepted: u64,
+    /// [`row_check`] summed over the accepted rows.
+    check: u64,
     /// Accepted rows raising each flag, indexed like [`QualityFlag::ALL`].
     flags: [u64; QualityFlag::ALL.len()],
 }
@@ -474,16 +673,21 @@ struct Normalised {
 struct RowWorker<'a> {
     family: Family,
     file: &'a str,
+    kept: Kept<'a>,
+    /// The number of the next row, as pass one numbered it.
+    next_row: u64,
     normalizer: Normalizer<'static>,
     builder: OrganisationBatchBuilder,
     out: Normalised,
 }
 
 impl<'a> RowWorker<'a> {
-    fn new(family: Family, file: &'a str) -> Self {
+    fn new(family: Family, file: &'a str, kept: Kept<'a>) -> Self {
         RowWorker {
             family,
             file,
+            kept,
+            next_row: kept.first_row,
             normalizer: Normalizer::new(reference()),
             builder: OrganisationBatchBuilder::default(),
             out: Normalised::default(),
@@ -510,12 +714,17 @@ impl RowSink for RowWorker<'_> {
             .normalize(self.family, record, self.file, row)
         {
             Ok(org) => {
+                let number = self.next_row;
+                self.next_row += 1;
                 self.out.accepted += 1;
                 for flag in org.quality_flags.iter() {
                     self.out.flags[flag.index()] += 1;
                 }
-                self.out.ids.push(id_hash(self.family, &org.source_id));
-                self.builder.push(&org);
+                let id = id_hash(self.family, &org.source_id);
+                self.out.check = self.out.check.wrapping_add(row_check(number, id));
+                if !self.kept.superseded.contains(number) {
+                    self.builder.push(&org);
+                }
                 None
             }
             Err(rejection) => Some(rejection),
@@ -523,6 +732,7 @@ impl RowSink for RowWorker<'_> {
     }
 
     fn reject(&mut self, row: i64, rejection: Rejection, raw: String) {
+        self.next_row += 1;
         self.out.rejected.push(RejectedRow {
             row,
             rejection,
@@ -532,14 +742,15 @@ impl RowSink for RowWorker<'_> {
 }
 
 /// Where normalised runs of one file go, in file order: the report's counts, the
-/// duplicate index, the staging file and the quarantine.
+/// final Parquet parts and the quarantine.
 struct Output<'a> {
     family: Family,
     file: &'a str,
     report: &'a mut FileReport,
-    staging: &'a mut StreamWriter<BufWriter<File>>,
+    organisations: &'a mut FinalWriter,
     quarantine: &'a mut QuarantineWriter,
-    dedup: &'a mut Dedup,
+    /// [`row_check`] summed over the file's accepted rows so far.
+    check: u64,
     progress: &'a Progress,
 }
 
@@ -550,6 +761,7 @@ impl Output<'_> {
         report.rows_read += run.accepted + rejected;
         report.accepted += run.accepted;
         report.rejected += rejected;
+        self.check = self.check.wrapping_add(run.check);
         for (flag, n) in QualityFlag::ALL.iter().zip(run.flags) {
             if n > 0 {
                 *report.flags.entry(flag.as_str().to_owned()).or_default() += n;
@@ -564,19 +776,9 @@ impl Output<'_> {
             self.quarantine
                 .push(self.family, self.file, r.row, &r.rejection, &r.raw)?;
         }
-        for id in run.ids {
-            self.dedup
-                .accept(id)
-                .map_err(|source| IngestError::Staging {
-                    path: self.dedup.dir().to_owned(),
-                    source,
-                })?;
-        }
+        self.progress.add_rows(run.accepted + rejected);
         if let Some(batch) = run.batch {
-            self.progress.add_rows(batch.num_rows() as u64);
-            self.staging
-                .write(&batch)
-                .map_err(encode_err("the staging file"))?;
+            self.organisations.write(&batch)?;
         }
         Ok(())
     }
@@ -631,6 +833,7 @@ fn read_csv_parallel(
     input: impl std::io::Read + Send + 'static,
     encoding: crate::readers::text::TextEncoding,
     file: &str,
+    kept: Kept<'_>,
     output: &mut Output<'_>,
 ) -> Result<ReadSummary> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
@@ -644,10 +847,13 @@ fn read_csv_parallel(
             let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
             scope.spawn(move || {
-                let mut worker = RowWorker::new(family, file);
+                let mut worker = RowWorker::new(family, file, kept);
                 loop {
                     let next = work_rx.lock().expect("work queue").recv();
                     let Ok((seq, chunk)) = next else { break };
+                    // Every chunk but the last holds `CHUNK_ROWS` rows, so its first
+                    // row's number is known.
+                    worker.next_row = kept.first_row + seq * csv::CHUNK_ROWS as u64;
                     chunk.feed(&mut worker);
                     if done_tx.send((seq, worker.take())).is_err() {
                         break;
@@ -727,6 +933,90 @@ mod tests {
             }
         }
         csv
+    }
+
+    #[test]
+    fn a_file_that_changes_between_the_passes_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = |csv: &str| LocalSource {
+            family: Family::Cooperative,
+            name: "c.csv".into(),
+            data: LocalData::Bytes(bytes::Bytes::from(csv.to_owned().into_bytes())),
+        };
+        let before = source("N° immatriculation;Raison sociale\n1;A\n2;B\n1;C\n");
+        let mut dedup = Dedup::new(&dir.path().join("dedup")).unwrap();
+        let progress = Progress::default();
+        let survey = survey(&before, 0, &mut dedup, &progress).unwrap();
+        assert_eq!((survey.rows, survey.first_row), (3, 0));
+        let superseded = dedup.resolve().unwrap();
+        // Same row count, one identifier edited; then a row more.
+        for after in [
+            "N° immatriculation;Raison sociale\n1;A\n3;B\n1;C\n",
+            "N° immatriculation;Raison sociale\n1;A\n2;B\n1;C\n4;D\n",
+        ] {
+            let survey = Survey { ..survey.clone() };
+            let err = write_rows(
+                &[source(after)],
+                vec![survey],
+                &superseded,
+                dir.path(),
+                ParquetLayout::default(),
+                &progress,
+            )
+            .unwrap_err();
+            assert!(matches!(err, IngestError::Changed { .. }), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with("c.csv changed while it was being read")
+            );
+        }
+        // Unchanged, it goes through.
+        let staged = write_rows(
+            &[before],
+            vec![survey],
+            &superseded,
+            dir.path(),
+            ParquetLayout::default(),
+            &progress,
+        )
+        .unwrap();
+        assert_eq!((staged.organisations, staged.files[0].superseded), (2, 1));
+    }
+
+    #[test]
+    fn a_windows_1252_file_is_read_again_for_its_identities() {
+        // Read as UTF-8 first, `\xe9` is not `é`: the identifiers filed then must be
+        // forgotten, or `\xe91` would count twice and `é1` never supersede.
+        let mut bytes = b"Immatriculation;Raison sociale\n".to_vec();
+        bytes.extend_from_slice(b"\xe91;Coop\xe9rative\n2;B\n\xe91;C\n2;D\n3;E\n");
+        let dir = tempfile::tempdir().unwrap();
+        let staged = stage(
+            &[LocalSource {
+                family: Family::Cooperative,
+                name: "c.csv".into(),
+                data: LocalData::Bytes(bytes::Bytes::from(bytes)),
+            }],
+            dir.path(),
+            ParquetLayout::default(),
+            &Progress::default(),
+        )
+        .unwrap();
+        let f = &staged.files[0];
+        assert_eq!(f.encoding.as_deref(), Some("windows-1252"));
+        assert_eq!((f.accepted, f.superseded, staged.organisations), (5, 2, 3));
+        let reader = ParquetRecordBatchReaderBuilder::try_new(
+            File::open(&staged.organisation_parts[0]).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let mut ids = Vec::new();
+        for b in reader {
+            let b = b.unwrap();
+            let col = b.column_by_name("source_id").unwrap().as_string::<i32>();
+            ids.extend(col.iter().map(|v| v.unwrap().to_owned()));
+        }
+        assert_eq!(ids, ["é1", "2", "3"]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Int64Type, Schema
 use chrono::NaiveDate;
 
 use crate::error::SchemaError;
-use crate::key::normalize_key;
+use crate::key::push_normalized_key;
 use crate::organisation::{Family, Flags, Organisation, QualityFlag, Status};
 
 /// Column names of the `organisations` table.
@@ -142,12 +142,20 @@ pub fn quarantine_schema() -> SchemaRef {
 
 /// The text indexed for search: name, Arabic name and identifier, normalised.
 pub fn search_key(org: &Organisation) -> String {
-    let mut parts = vec![normalize_key(&org.name)];
+    let mut key = String::new();
+    push_search_key(org, &mut key);
+    key
+}
+
+/// Appends [`search_key`]`(org)` to `out`.
+pub fn push_search_key(org: &Organisation, out: &mut String) {
+    push_normalized_key(&org.name, out);
     if let Some(ar) = &org.name_ar {
-        parts.push(normalize_key(ar));
+        out.push_str(" | ");
+        push_normalized_key(ar, out);
     }
-    parts.push(normalize_key(&org.source_id));
-    parts.join(" | ")
+    out.push_str(" | ");
+    push_normalized_key(&org.source_id, out);
 }
 
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
@@ -178,11 +186,21 @@ pub struct OrganisationBatchBuilder {
     source_file: StringBuilder,
     source_row: Int64Builder,
     search_key: StringBuilder,
+    /// The search key being built (reused).
+    key: String,
     len: usize,
 }
 
 impl Default for OrganisationBatchBuilder {
     fn default() -> Self {
+        Self::sized(0, [0; 5])
+    }
+}
+
+impl OrganisationBatchBuilder {
+    /// Empty builders with room for `rows` rows, and `bytes` of text in the columns of
+    /// [`Self::text_bytes`].
+    fn sized(rows: usize, bytes: [usize; 5]) -> Self {
         let list = || {
             ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
                 "item",
@@ -190,36 +208,50 @@ impl Default for OrganisationBatchBuilder {
                 true,
             )))
         };
+        let short = || StringBuilder::with_capacity(rows, rows * 8);
+        let [org_id, source_id, name, source_file, search_key] = bytes;
+        let text = |bytes: usize| StringBuilder::with_capacity(rows, bytes);
         Self {
-            org_id: StringBuilder::new(),
-            family: StringBuilder::new(),
-            source_id: StringBuilder::new(),
-            name: StringBuilder::new(),
+            org_id: text(org_id),
+            family: short(),
+            source_id: text(source_id),
+            name: text(name),
             name_ar: StringBuilder::new(),
-            sector_code: StringBuilder::new(),
+            sector_code: short(),
             activities: list(),
-            region_code: StringBuilder::new(),
-            province_code: StringBuilder::new(),
-            founded_on: Date32Builder::new(),
-            founded_year: Int32Builder::new(),
-            status: StringBuilder::new(),
-            members_total: Int64Builder::new(),
-            members_women: Int64Builder::new(),
-            employees_total: Int64Builder::new(),
-            employees_women: Int64Builder::new(),
-            employees_men: Int64Builder::new(),
-            volunteers: Int64Builder::new(),
-            public_utility: BooleanBuilder::new(),
+            region_code: short(),
+            province_code: short(),
+            founded_on: Date32Builder::with_capacity(rows),
+            founded_year: Int32Builder::with_capacity(rows),
+            status: short(),
+            members_total: Int64Builder::with_capacity(rows),
+            members_women: Int64Builder::with_capacity(rows),
+            employees_total: Int64Builder::with_capacity(rows),
+            employees_women: Int64Builder::with_capacity(rows),
+            employees_men: Int64Builder::with_capacity(rows),
+            volunteers: Int64Builder::with_capacity(rows),
+            public_utility: BooleanBuilder::with_capacity(rows),
             quality_flags: list(),
-            source_file: StringBuilder::new(),
-            source_row: Int64Builder::new(),
-            search_key: StringBuilder::new(),
+            source_file: text(source_file),
+            source_row: Int64Builder::with_capacity(rows),
+            search_key: text(search_key),
+            key: String::new(),
             len: 0,
         }
     }
-}
 
-impl OrganisationBatchBuilder {
+    /// Text bytes in the larger text columns so far.
+    fn text_bytes(&self) -> [usize; 5] {
+        [
+            &self.org_id,
+            &self.source_id,
+            &self.name,
+            &self.source_file,
+            &self.search_key,
+        ]
+        .map(|b| b.values_slice().len())
+    }
+
     /// Appends one organisation.
     pub fn push(&mut self, org: &Organisation) {
         self.org_id.append_value(&org.org_id);
@@ -252,7 +284,9 @@ impl OrganisationBatchBuilder {
         self.quality_flags.append(true);
         self.source_file.append_value(&org.source_file);
         self.source_row.append_value(org.source_row);
-        self.search_key.append_value(search_key(org));
+        self.key.clear();
+        push_search_key(org, &mut self.key);
+        self.search_key.append_value(&self.key);
         self.len += 1;
     }
 
@@ -268,6 +302,9 @@ impl OrganisationBatchBuilder {
 
     /// The appended organisations as a batch; the builder starts again empty.
     pub fn finish(&mut self) -> RecordBatch {
+        // The next batch is likely the size of this one: room for it up front saves
+        // growing every buffer from nothing again.
+        let (rows, bytes) = (self.len, self.text_bytes());
         self.len = 0;
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.org_id.finish()),
@@ -294,6 +331,7 @@ impl OrganisationBatchBuilder {
             Arc::new(self.source_row.finish()),
             Arc::new(self.search_key.finish()),
         ];
+        *self = Self::sized(rows, bytes);
         RecordBatch::try_new(organisation_schema(), columns)
             .expect("builder columns follow the canonical schema")
     }

@@ -24,7 +24,19 @@ const PLACE_PREFIXES: &[&str] = &[
 
 /// The normalised key of a label or a column header (steps 1 to 4).
 pub fn normalize_key(text: &str) -> String {
-    latin_key(text).unwrap_or_else(|| unicode_key(text))
+    let mut out = String::with_capacity(text.len());
+    push_normalized_key(text, &mut out);
+    out
+}
+
+/// Appends [`normalize_key`]`(text)` to `out` (no allocation for Latin-script text
+/// when `out` has room).
+pub fn push_normalized_key(text: &str, out: &mut String) {
+    let start = out.len();
+    if !push_latin_key(text, out) {
+        out.truncate(start);
+        out.push_str(&unicode_key(text));
+    }
 }
 
 /// The base letter of the accented Latin letters French registries use, lower-cased.
@@ -42,15 +54,16 @@ fn latin_base(c: char) -> Option<char> {
     })
 }
 
-/// The key of text made only of ASCII and the accented letters of [`latin_base`]: for
-/// these, steps 1–3 reduce to lower-casing and taking the base letter, so the result is
-/// that of [`unicode_key`] without its normalisation passes. `None` for other text.
-fn latin_key(text: &str) -> Option<String> {
-    let mut out = String::with_capacity(text.len());
+/// Appends the key of text made only of ASCII and the accented letters of
+/// [`latin_base`]: for these, steps 1–3 reduce to lower-casing and taking the base
+/// letter, so the result is that of [`unicode_key`] without its normalisation passes.
+/// `false` (with `out` partly written) for other text.
+fn push_latin_key(text: &str, out: &mut String) -> bool {
+    let start = out.len();
     let mut pending_space = false;
     for c in text.chars() {
         if c.is_ascii_whitespace() || matches!(c, ' ' | '\'' | '-' | '_' | '\x0b') {
-            pending_space = !out.is_empty();
+            pending_space = out.len() > start;
             continue;
         }
         let folded = if c.is_ascii() {
@@ -63,7 +76,10 @@ fn latin_key(text: &str) -> Option<String> {
             out.push_str("oe");
             continue;
         } else {
-            latin_base(c)?
+            match latin_base(c) {
+                Some(base) => base,
+                None => return false,
+            }
         };
         if pending_space {
             out.push(' ');
@@ -71,7 +87,7 @@ fn latin_key(text: &str) -> Option<String> {
         }
         out.push(folded);
     }
-    Some(out)
+    true
 }
 
 fn unicode_key(text: &str) -> String {
@@ -192,7 +208,19 @@ mod tests {
         fn the_latin_fast_path_agrees_with_the_general_one(
             s in "[ -~\t\n\x0b\x0c\ràáâäÀÁÂÄçÇéèêëÉÈÊËîïíÎÏÍôöóÔÖÓùûüúÙÛÜÚÿñÑœŒ]*"
         ) {
-            prop_assert_eq!(latin_key(&s), Some(unicode_key(&s)));
+            let mut out = String::from("prefix |");
+            prop_assert!(push_latin_key(&s, &mut out));
+            prop_assert_eq!(out, format!("prefix |{}", unicode_key(&s)));
+        }
+
+        #[test]
+        fn appending_a_key_leaves_what_came_before(
+            before in "[a-z |]{0,6}",
+            s in "[ a-zé\u{0627}-\u{064A}\u{064B}\u{0640}-]{0,8}",
+        ) {
+            let mut out = before.clone();
+            push_normalized_key(&s, &mut out);
+            prop_assert_eq!(out, format!("{before}{}", normalize_key(&s)));
         }
 
         #[test]

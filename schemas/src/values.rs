@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::key::normalize_key;
+use crate::key::{normalize_key, push_normalized_key};
 use crate::organisation::{Flags, QualityFlag, Status};
 
 /// A value as a reader found it, before any rule is applied.
@@ -95,6 +95,15 @@ pub fn parse_integer(raw: &Raw) -> Result<Option<i64>, InvalidValue> {
 }
 
 fn parse_integer_text(text: &str) -> Result<Option<i64>, InvalidValue> {
+    // Most values are plain digits: no need to copy them without separators.
+    let plain = text.trim();
+    if !plain.is_empty() && plain.len() <= 18 && plain.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Some(
+            plain
+                .bytes()
+                .fold(0i64, |n, b| n * 10 + i64::from(b - b'0')),
+        ));
+    }
     let cleaned: String = text
         .trim()
         .chars()
@@ -246,11 +255,20 @@ pub fn mutual_status(raw: &Raw, flags: &mut Flags) -> Status {
 }
 
 fn status_from(raw: &Raw, flags: &mut Flags, map: impl Fn(&str) -> Option<Status>) -> Status {
-    let key = normalize_key(&raw.to_text());
-    if key.is_empty() {
-        return Status::Unknown;
+    thread_local! {
+        /// The key being built: a status is read on every row.
+        static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
-    map(&key).unwrap_or_else(|| {
+    let status = KEY.with_borrow_mut(|key| {
+        key.clear();
+        push_normalized_key(&raw.as_text(), key);
+        if key.is_empty() {
+            Some(Status::Unknown)
+        } else {
+            map(key)
+        }
+    });
+    status.unwrap_or_else(|| {
         flags.raise(QualityFlag::UnknownStatus);
         Status::Unknown
     })

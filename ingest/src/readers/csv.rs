@@ -2,10 +2,7 @@
 //! or without BOM) or Windows-1252, quoted fields with delimiters, `""` and line
 //! breaks, headers in any order and spelling.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Cursor, Read};
-use std::rc::Rc;
+use std::io::{self, Read};
 use std::sync::Arc;
 
 use ess_schemas::Family;
@@ -14,6 +11,7 @@ use super::text::{TextEncoding, decoded};
 use super::{ReadSummary, RowSink, raw_json};
 use crate::error::{IngestError, Result};
 use crate::fields::{ColumnMap, Field, RawRecord};
+use crate::normalize::text_identity;
 
 /// Records per [`CsvChunk`].
 pub const CHUNK_ROWS: usize = 8192;
@@ -54,13 +52,13 @@ impl CsvChunk {
         }
     }
 
-    fn push(&mut self, line: i64, record: &csv::ByteRecord) {
+    fn push<'f>(&mut self, line: i64, fields: impl Iterator<Item = &'f [u8]>) {
         let first = self.ends.len();
-        for field in record.iter() {
+        for field in fields {
             self.data.extend_from_slice(field);
             self.ends.push(self.data.len());
         }
-        self.records.push((line, first, record.len()));
+        self.records.push((line, first, self.ends.len() - first));
     }
 
     /// Records in the chunk.
@@ -111,95 +109,29 @@ pub fn read_csv_chunks(
     chunk_rows: usize,
     emit: &mut dyn FnMut(CsvChunk) -> Result<()>,
 ) -> Result<ReadSummary> {
-    let io_err = |source| IngestError::Io {
-        file: file.to_owned(),
-        source,
-    };
-    let mut text = BufReader::with_capacity(256 * 1024, decoded(input, encoding));
-
-    // Sniff the delimiter on the first line that is not blank.
-    let mut head = Vec::new();
-    let delimiter = loop {
-        let start = head.len();
-        if text.read_until(b'\n', &mut head).map_err(io_err)? == 0 {
-            break b';';
-        }
-        let line = &head[start..];
-        if !line.iter().all(|b| b.is_ascii_whitespace()) {
-            break sniff_delimiter(line);
-        }
-    };
-
-    let lines = Rc::new(RefCell::new(LineEnds::default()));
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(LineTracker {
-            inner: Cursor::new(head).chain(text),
-            ends: lines.clone(),
-            offset: 0,
-        });
-
+    let mut scanner = Scanner::new(input, encoding, file, SCAN_BLOCK)?;
     let mut summary = ReadSummary {
         encoding: Some(encoding.label().to_owned()),
-        delimiter: Some((delimiter as char).to_string()),
+        delimiter: Some((scanner.delimiter as char).to_string()),
         ..ReadSummary::default()
     };
-
-    let mut record = csv::ByteRecord::new();
     let mut chunk: Option<CsvChunk> = None;
     let mut columns: Option<Arc<ColumnMap>> = None;
-    loop {
-        let more = reader
-            .read_byte_record(&mut record)
-            .map_err(|e| IngestError::Csv {
-                file: file.to_owned(),
-                line: e.position().map_or(0, |p| p.line()),
-                message: e.to_string(),
-            })?;
-        if !more {
-            break;
-        }
-        if is_blank(&record) {
-            continue;
-        }
-        let line = lines
-            .borrow_mut()
-            .line_at(record.position().map_or(0, |p| p.byte())) as i64;
+    while let Some((line, record)) = scanner.next_record()? {
         let Some(map) = &columns else {
-            let headers: Vec<String> = record
-                .iter()
-                .map(|h| String::from_utf8_lossy(h).into_owned())
-                .collect();
-            let map = ColumnMap::new(Family::Cooperative, headers);
-            for field in [Field::SourceId, Field::Name] {
-                if !map.has(field) {
-                    return Err(IngestError::MissingColumn {
-                        file: file.to_owned(),
-                        field: field.name(),
-                        expected: ColumnMap::spellings(Family::Cooperative, field),
-                        found: map.headers.join(" | "),
-                    });
-                }
-            }
+            let map = header_map(record.fields(), file)?;
             summary.unknown_columns = map.unknown.clone();
             columns = Some(Arc::new(map));
             continue;
         };
         let current = chunk.get_or_insert_with(|| CsvChunk::new(map.clone()));
-        current.push(line, &record);
+        current.push(line as i64, record.fields());
         if current.len() >= chunk_rows {
             emit(chunk.take().expect("filled above"))?;
         }
     }
     if columns.is_none() {
-        return Err(IngestError::MissingColumn {
-            file: file.to_owned(),
-            field: Field::SourceId.name(),
-            expected: ColumnMap::spellings(Family::Cooperative, Field::SourceId),
-            found: "none: the file is empty".to_owned(),
-        });
+        return Err(no_header(file));
     }
     // A chunk exists only once a record was pushed into it.
     if let Some(last) = chunk {
@@ -208,60 +140,371 @@ pub fn read_csv_chunks(
     Ok(summary)
 }
 
-/// Line ends seen by the CSV parser but not yet passed by a record start.
-///
-/// The csv crate's own line count drifts around blank lines, and its record byte
-/// offsets point into the previous line terminator; so the first line of a record is
-/// computed here from the positions of `\r` and `\n` bytes.
-#[derive(Debug, Default)]
-struct LineEnds {
-    pending: VecDeque<(u64, u8)>,
-    newlines_before: u64,
+/// The columns of a header row; the identifier and name columns are required.
+fn header_map<'f>(fields: impl Iterator<Item = &'f [u8]>, file: &str) -> Result<ColumnMap> {
+    let headers: Vec<String> = fields
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    let map = ColumnMap::new(Family::Cooperative, headers);
+    for field in [Field::SourceId, Field::Name] {
+        if !map.has(field) {
+            return Err(IngestError::MissingColumn {
+                file: file.to_owned(),
+                field: field.name(),
+                expected: ColumnMap::spellings(Family::Cooperative, field),
+                found: map.headers.join(" | "),
+            });
+        }
+    }
+    Ok(map)
 }
 
-impl LineEnds {
-    /// The line (from 1) on which the record whose byte offset is `offset` starts: the
-    /// offset may point at line-end bytes, which are skipped.
-    fn line_at(&mut self, offset: u64) -> u64 {
-        while let Some(&(at, byte)) = self.pending.front() {
-            if at >= offset {
-                break;
-            }
-            if byte == b'\n' {
-                self.newlines_before += 1;
-            }
-            self.pending.pop_front();
-        }
-        let mut leading = 0;
-        for (expected, &(at, byte)) in (offset..).zip(self.pending.iter()) {
-            if at != expected {
-                break;
-            }
-            if byte == b'\n' {
-                leading += 1;
-            }
-        }
-        1 + self.newlines_before + leading
+fn no_header(file: &str) -> IngestError {
+    IngestError::MissingColumn {
+        file: file.to_owned(),
+        field: Field::SourceId.name(),
+        expected: ColumnMap::spellings(Family::Cooperative, Field::SourceId),
+        found: "none: the file is empty".to_owned(),
     }
 }
 
-struct LineTracker<R> {
-    inner: R,
-    ends: Rc<RefCell<LineEnds>>,
-    offset: u64,
+/// Bytes read at a time by the [`Scanner`].
+const SCAN_BLOCK: usize = 4 << 20;
+
+/// The first pass over a cooperative CSV: for every row [`read_csv`] hands on, in the
+/// same order, its identifier when [`text_identity`] accepts the row, else `None`.
+/// Decoding only the identifier and name fields, it runs at memory speed.
+pub fn scan_identities(
+    input: impl Read + Send + 'static,
+    encoding: TextEncoding,
+    file: &str,
+    on_row: &mut dyn FnMut(Option<&str>),
+) -> Result<()> {
+    scan_identities_in_blocks(input, encoding, file, SCAN_BLOCK, on_row)
 }
 
-impl<R: Read> Read for LineTracker<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut ends = self.ends.borrow_mut();
-        for (i, &b) in buf[..n].iter().enumerate() {
-            if b == b'\n' || b == b'\r' {
-                ends.pending.push_back((self.offset + i as u64, b));
+fn scan_identities_in_blocks(
+    input: impl Read + Send + 'static,
+    encoding: TextEncoding,
+    file: &str,
+    block: usize,
+    on_row: &mut dyn FnMut(Option<&str>),
+) -> Result<()> {
+    let mut scanner = Scanner::new(input, encoding, file, block)?;
+    let mut columns: Option<[Option<usize>; 3]> = None;
+    while let Some((_, record)) = scanner.next_record()? {
+        match &columns {
+            None => {
+                let map = header_map(record.fields(), file)?;
+                let column = |f: Field| map.columns.iter().position(|c| *c == Some(f));
+                columns = Some([
+                    column(Field::SourceId),
+                    column(Field::Name),
+                    column(Field::NameAr),
+                ]);
+            }
+            Some([id, name, name_ar]) => {
+                let value = |c: &Option<usize>| {
+                    c.and_then(|c| record.field(c))
+                        .map(String::from_utf8_lossy)
+                        .unwrap_or_default()
+                };
+                let (id, name, name_ar) = (value(id), value(name), value(name_ar));
+                on_row(text_identity(&id, &name, &name_ar));
             }
         }
-        self.offset += n as u64;
-        Ok(n)
+    }
+    if columns.is_none() {
+        return Err(no_header(file));
+    }
+    Ok(())
+}
+
+/// Splits decoded CSV text into records as the `csv` crate does (its defaults: `"`
+/// quotes, `""` inside quotes, `\r`, `\n` or `\r\n` ending records, rows of any length)
+/// and numbers each by the line it starts on. Blank records are skipped.
+///
+/// A line with no quote and no carriage return inside is one record, split on the
+/// delimiter: found with `memchr`, at memory speed. Any other record is parsed from its
+/// start by `csv_core`, the state machine the `csv` crate runs. Tested against the
+/// `csv` crate on arbitrary bytes.
+struct Scanner<'f> {
+    file: &'f str,
+    text: Box<dyn Read + Send>,
+    block: usize,
+    buf: Vec<u8>,
+    /// The next record starts at `buf[at..]`.
+    at: usize,
+    eof: bool,
+    /// 1 + line feeds before `buf[at]`.
+    line: u64,
+    delimiter: u8,
+    core: csv_core::Reader,
+    record: ScannedRecord,
+}
+
+impl<'f> Scanner<'f> {
+    /// A scanner over `input`; the delimiter is sniffed from the first line that is not
+    /// blank.
+    fn new(
+        input: impl Read + Send + 'static,
+        encoding: TextEncoding,
+        file: &'f str,
+        block: usize,
+    ) -> Result<Self> {
+        let mut scanner = Scanner {
+            file,
+            text: decoded(input, encoding),
+            block,
+            buf: Vec::with_capacity(2 * block),
+            at: 0,
+            eof: false,
+            line: 1,
+            delimiter: b';',
+            core: csv_core::Reader::new(),
+            record: ScannedRecord::default(),
+        };
+        let mut from = 0;
+        scanner.delimiter = loop {
+            match memchr::memchr(b'\n', &scanner.buf[from..]) {
+                Some(n) => {
+                    let line = &scanner.buf[from..from + n + 1];
+                    if !line.iter().all(|b| b.is_ascii_whitespace()) {
+                        break sniff_delimiter(line);
+                    }
+                    from += n + 1;
+                }
+                None if !scanner.fill()? => {
+                    let line = &scanner.buf[from..];
+                    break if line.iter().all(|b| b.is_ascii_whitespace()) {
+                        b';'
+                    } else {
+                        sniff_delimiter(line)
+                    };
+                }
+                None => {}
+            }
+        };
+        scanner.core = csv_core::ReaderBuilder::new()
+            .delimiter(scanner.delimiter)
+            .build();
+        // Like the `csv` crate, drop a byte-order mark at the very start of the text.
+        if scanner.buf.starts_with(b"\xEF\xBB\xBF") {
+            scanner.at = 3;
+        }
+        Ok(scanner)
+    }
+
+    /// Reads more input after `buf[at..]`; false at the end of the file.
+    fn fill(&mut self) -> Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        self.buf.drain(..self.at);
+        self.at = 0;
+        let old = self.buf.len();
+        self.buf.resize(old + self.block, 0);
+        let n =
+            read_full(&mut self.text, &mut self.buf[old..]).map_err(|source| IngestError::Io {
+                file: self.file.to_owned(),
+                source,
+            })?;
+        self.buf.truncate(old + n);
+        self.eof = n == 0;
+        Ok(n > 0)
+    }
+
+    /// The next record that is not blank, with the line it starts on.
+    fn next_record(&mut self) -> Result<Option<(u64, RecordView<'_>)>> {
+        let (line, start) = loop {
+            if self.at == self.buf.len() {
+                if !self.fill()? {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let input = &self.buf[self.at..];
+            match scan_record(
+                input,
+                self.eof,
+                self.delimiter,
+                &mut self.core,
+                &mut self.record,
+            ) {
+                Scan::NeedMore => {
+                    self.fill()?;
+                }
+                Scan::Skip(n) => {
+                    self.line += memchr::memchr_iter(b'\n', &input[..n]).count() as u64;
+                    self.at += n;
+                }
+                Scan::Record(n) => {
+                    // A parsed record may start after line ends its parser skipped.
+                    let leading = input
+                        .iter()
+                        .take_while(|b| matches!(b, b'\r' | b'\n'))
+                        .filter(|b| **b == b'\n')
+                        .count() as u64;
+                    let line = self.line + leading;
+                    self.line += memchr::memchr_iter(b'\n', &input[..n]).count() as u64;
+                    let start = self.at;
+                    self.at += n;
+                    let view = RecordView {
+                        record: &self.record,
+                        input: &self.buf[start..],
+                    };
+                    if !view.is_blank() {
+                        break (line, start);
+                    }
+                }
+            }
+        };
+        let view = RecordView {
+            record: &self.record,
+            input: &self.buf[start..],
+        };
+        Ok(Some((line, view)))
+    }
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// What [`scan_record`] found at the start of its input.
+#[derive(Debug, PartialEq)]
+enum Scan {
+    /// The input ends inside the record: read more first.
+    NeedMore,
+    /// Line ends and no record; this many bytes.
+    Skip(usize),
+    /// A record, now in the [`ScannedRecord`], spanning this many bytes.
+    Record(usize),
+}
+
+/// A record's fields: ranges of the input (a plain line), or of `unquoted` (a record
+/// `csv_core` parsed).
+#[derive(Debug, Default)]
+struct ScannedRecord {
+    parsed: bool,
+    unquoted: Vec<u8>,
+    ends: Vec<usize>,
+    ranges: Vec<std::ops::Range<usize>>,
+}
+
+/// A record the [`Scanner`] found.
+#[derive(Clone, Copy)]
+struct RecordView<'a> {
+    record: &'a ScannedRecord,
+    input: &'a [u8],
+}
+
+impl<'a> RecordView<'a> {
+    fn field(&self, i: usize) -> Option<&'a [u8]> {
+        let range = self.record.ranges.get(i)?.clone();
+        Some(if self.record.parsed {
+            &self.record.unquoted[range]
+        } else {
+            &self.input[range]
+        })
+    }
+
+    fn fields(&self) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        let view = *self;
+        (0..self.record.ranges.len()).filter_map(move |i| view.field(i))
+    }
+
+    /// A record holding only delimiters, spaces and empty quoted fields is not a row.
+    fn is_blank(&self) -> bool {
+        self.fields()
+            .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+    }
+}
+
+/// Finds the record at the start of `input` (`eof`: nothing follows it).
+fn scan_record(
+    input: &[u8],
+    eof: bool,
+    delimiter: u8,
+    core: &mut csv_core::Reader,
+    record: &mut ScannedRecord,
+) -> Scan {
+    let (line_len, next) = match memchr::memchr(b'\n', input) {
+        Some(n) => (n, n + 1),
+        None if eof => (input.len(), input.len()),
+        None => return Scan::NeedMore,
+    };
+    let mut line = &input[..line_len];
+    if let [rest @ .., b'\r'] = line {
+        line = rest;
+    }
+    if line.is_empty() {
+        return Scan::Skip(next);
+    }
+    record.ranges.clear();
+    if memchr::memchr2(b'"', b'\r', line).is_none() {
+        // A plain line: the record is the line, its fields are split on the delimiter.
+        record.parsed = false;
+        let mut start = 0;
+        for d in memchr::memchr_iter(delimiter, line) {
+            record.ranges.push(start..d);
+            start = d + 1;
+        }
+        record.ranges.push(start..line.len());
+        return Scan::Record(next);
+    }
+
+    // Quotes or a lone carriage return: csv_core parses the record from its start.
+    record.parsed = true;
+    core.reset();
+    // After a reset csv_core drops a byte-order mark at the start of its input, which
+    // the `csv` crate does only at the start of the file: one line end first (which a
+    // record start discards) makes this read not the first.
+    let primed = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
+    debug_assert_eq!(primed.0, csv_core::ReadRecordResult::InputEmpty);
+    let (mut consumed, mut out, mut ends) = (0, 0, 0);
+    loop {
+        if record.unquoted.len() < out + 1024 {
+            record.unquoted.resize(2 * (out + 1024), 0);
+        }
+        if record.ends.len() < ends + 64 {
+            record.ends.resize(2 * (ends + 64), 0);
+        }
+        if consumed == input.len() && !eof {
+            return Scan::NeedMore;
+        }
+        let (result, nin, nout, nend) = core.read_record(
+            &input[consumed..],
+            &mut record.unquoted[out..],
+            &mut record.ends[ends..],
+        );
+        consumed += nin;
+        out += nout;
+        ends += nend;
+        match result {
+            csv_core::ReadRecordResult::InputEmpty
+            | csv_core::ReadRecordResult::OutputFull
+            | csv_core::ReadRecordResult::OutputEndsFull => {}
+            csv_core::ReadRecordResult::Record => {
+                let mut start = 0;
+                for &end in &record.ends[..ends] {
+                    record.ranges.push(start..end);
+                    start = end;
+                }
+                return Scan::Record(consumed);
+            }
+            csv_core::ReadRecordResult::End => return Scan::Skip(consumed.max(1)),
+        }
     }
 }
 
@@ -279,24 +522,137 @@ fn sniff_delimiter(line: &[u8]) -> u8 {
     if commas > semicolons { b',' } else { b';' }
 }
 
-/// A record holding only delimiters, spaces and empty quoted fields is not a row.
-fn is_blank(record: &csv::ByteRecord) -> bool {
-    record
-        .iter()
-        .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::readers::testing::Collect;
     use crate::readers::text::detect_encoding;
+    use std::io::Cursor;
 
     fn read(bytes: &[u8]) -> (Collect, ReadSummary) {
         let mut sink = Collect::new(Family::Cooperative);
         let enc = detect_encoding(bytes).unwrap();
         let summary = read_csv(Cursor::new(bytes.to_vec()), enc, "t.csv", &mut sink).unwrap();
         (sink, summary)
+    }
+
+    /// The reference the scanner is tested against: the `csv` crate, with line numbers
+    /// from the positions of line ends (what this reader used before the scanner).
+    mod reference {
+        use super::*;
+        use std::cell::RefCell;
+        use std::collections::VecDeque;
+        use std::io::BufRead;
+        use std::rc::Rc;
+
+        /// Line ends seen by the CSV parser but not yet passed by a record start.
+        ///
+        /// The csv crate's own line count drifts around blank lines, and its record byte
+        /// offsets point into the previous line terminator; so the first line of a record is
+        /// computed here from the positions of `\r` and `\n` bytes.
+        #[derive(Debug, Default)]
+        struct LineEnds {
+            pending: VecDeque<(u64, u8)>,
+            newlines_before: u64,
+        }
+
+        impl LineEnds {
+            /// The line (from 1) on which the record whose byte offset is `offset` starts: the
+            /// offset may point at line-end bytes, which are skipped.
+            fn line_at(&mut self, offset: u64) -> u64 {
+                while let Some(&(at, byte)) = self.pending.front() {
+                    if at >= offset {
+                        break;
+                    }
+                    if byte == b'\n' {
+                        self.newlines_before += 1;
+                    }
+                    self.pending.pop_front();
+                }
+                let mut leading = 0;
+                for (expected, &(at, byte)) in (offset..).zip(self.pending.iter()) {
+                    if at != expected {
+                        break;
+                    }
+                    if byte == b'\n' {
+                        leading += 1;
+                    }
+                }
+                1 + self.newlines_before + leading
+            }
+        }
+
+        struct LineTracker<R> {
+            inner: R,
+            ends: Rc<RefCell<LineEnds>>,
+            offset: u64,
+        }
+
+        impl<R: Read> Read for LineTracker<R> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.inner.read(buf)?;
+                let mut ends = self.ends.borrow_mut();
+                for (i, &b) in buf[..n].iter().enumerate() {
+                    if b == b'\n' || b == b'\r' {
+                        ends.pending.push_back((self.offset + i as u64, b));
+                    }
+                }
+                self.offset += n as u64;
+                Ok(n)
+            }
+        }
+
+        /// Every record that is not blank, with its line: `(line, fields)`.
+        pub fn records(bytes: &[u8], encoding: TextEncoding) -> Vec<(u64, Vec<Vec<u8>>)> {
+            let mut text = io::BufReader::new(decoded(Cursor::new(bytes.to_vec()), encoding));
+            let mut head = Vec::new();
+            let delimiter = loop {
+                let start = head.len();
+                if text.read_until(b'\n', &mut head).unwrap() == 0 {
+                    break b';';
+                }
+                let line = &head[start..];
+                if !line.iter().all(|b| b.is_ascii_whitespace()) {
+                    break sniff_delimiter(line);
+                }
+            };
+            let lines = Rc::new(RefCell::new(LineEnds::default()));
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(delimiter)
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(LineTracker {
+                    inner: Cursor::new(head).chain(text),
+                    ends: lines.clone(),
+                    offset: 0,
+                });
+            let mut out = Vec::new();
+            let mut record = csv::ByteRecord::new();
+            while reader.read_byte_record(&mut record).unwrap() {
+                if record
+                    .iter()
+                    .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+                {
+                    continue;
+                }
+                let line = lines
+                    .borrow_mut()
+                    .line_at(record.position().map_or(0, |p| p.byte()));
+                out.push((line, record.iter().map(<[u8]>::to_vec).collect()));
+            }
+            out
+        }
+    }
+
+    /// What the scanner makes of `bytes`, read `block` bytes at a time.
+    fn scanned(bytes: &[u8], encoding: TextEncoding, block: usize) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut scanner =
+            Scanner::new(Cursor::new(bytes.to_vec()), encoding, "t.csv", block).unwrap();
+        let mut out = Vec::new();
+        while let Some((line, record)) = scanner.next_record().unwrap() {
+            out.push((line, record.fields().map(<[u8]>::to_vec).collect()));
+        }
+        out
     }
 
     #[test]
@@ -397,9 +753,104 @@ mod tests {
         assert!(sink.accepted.is_empty() && sink.rejected.is_empty());
     }
 
+    type RowsOrError = Result<Vec<Option<String>>, String>;
+
+    /// Every row `read_csv` hands on, as its accepted identifier or `None`.
+    struct Identities(Vec<Option<String>>);
+
+    impl RowSink for Identities {
+        fn row(&mut self, _row: i64, record: &RawRecord) -> Option<crate::normalize::Rejection> {
+            match crate::normalize::identity(record) {
+                Ok(identity) => {
+                    self.0.push(Some(identity.source_id));
+                    None
+                }
+                Err(rejection) => Some(rejection),
+            }
+        }
+
+        fn reject(&mut self, _row: i64, _rejection: crate::normalize::Rejection, _raw: String) {
+            self.0.push(None);
+        }
+    }
+
+    /// What `read_csv` and the identity scan (reading `block` bytes at a time) make of
+    /// `bytes`: rows or the error message.
+    fn both(bytes: &[u8], block: usize) -> (RowsOrError, RowsOrError) {
+        let enc = detect_encoding(bytes).unwrap();
+        let mut full = Identities(Vec::new());
+        let read = read_csv(Cursor::new(bytes.to_vec()), enc, "t.csv", &mut full)
+            .map(|_| full.0)
+            .map_err(|e| e.to_string());
+        let mut scanned = Vec::new();
+        let scan = scan_identities_in_blocks(
+            Cursor::new(bytes.to_vec()),
+            enc,
+            "t.csv",
+            block,
+            &mut |id| scanned.push(id.map(str::to_owned)),
+        )
+        .map(|()| scanned)
+        .map_err(|e| e.to_string());
+        (read, scan)
+    }
+
+    #[test]
+    fn the_identity_scan_finds_the_rows_read_csv_reads() {
+        let files: [&[u8]; 8] = [
+            "N° immatriculation;Raison sociale;Secteur\r\n1;\"Coop; \"\"A\"\"\nB\";x\r\n\r\n;;;\r\n\"\";\"  \";;\r\n 2 ;Coop 2;y\r\n;Sans;\r\n3;\"\"\r\n".as_bytes(),
+            b"\n \n\xef\xbb\xbfRaison sociale,Immatriculation\r1,2\r\r\n\"a\"b,\"4\"\"\"\r\n,5",
+            b"",
+            b"\n\n",
+            b"Nom;Secteur\nA;B\n",
+            b"N\xb0 immatriculation;Raison sociale\n1;Caf\xe9\n1;\n\"2\";\"unterminated\n",
+            b"Raison sociale;Immatriculation\n\"a\rb\";9\nc\rd;10\n\"x\"\"\";\" 11 \"",
+            b"Immatriculation;Raison sociale;Immatriculation\n1;a;2\n;b;3\n4\n",
+        ];
+        for bytes in files {
+            let encoding = detect_encoding(bytes).unwrap();
+            let expected = reference::records(bytes, encoding);
+            for block in [1, 2, 3, 7, 64, 4096] {
+                let what = format!("{:?} in blocks of {block}", String::from_utf8_lossy(bytes));
+                assert_eq!(scanned(bytes, encoding, block), expected, "{what}");
+                let (read, scan) = both(bytes, block);
+                assert_eq!(scan, read, "{what}");
+            }
+        }
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn the_identity_scan_agrees_with_read_csv_on_any_bytes(
+                header in prop::sample::select(vec![
+                    "N° immatriculation;Raison sociale;Statut",
+                    "Raison sociale,Immatriculation",
+                    " \n\r\nImmatriculation;\"Raison sociale\"",
+                    "\u{feff}Immatriculation;Raison sociale",
+                    "\u{feff}\u{feff}Immatriculation;Raison sociale",
+                    "\r\r\n\u{feff}Immatriculation,\"Raison\nsociale\"",
+                ]),
+                body in proptest::collection::vec(
+                    prop::sample::select(vec![";", ",", "\"", "\n", "\r", "\r\n", " ", "\t", "a", "1", "é", "\"\"", "\u{feff}"]),
+                    0..120,
+                ),
+                block in 1usize..40,
+            ) {
+                let text = format!("{header}\n{}", body.concat());
+                let encoding = detect_encoding(text.as_bytes()).unwrap();
+                prop_assert_eq!(
+                    scanned(text.as_bytes(), encoding, block),
+                    reference::records(text.as_bytes(), encoding)
+                );
+                let (read, scan) = both(text.as_bytes(), block);
+                prop_assert_eq!(scan, read);
+            }
+        }
 
         fn quote(field: &str, delimiter: char) -> String {
             if field.contains([delimiter, '"', '\n', '\r']) || field.starts_with(' ') {
