@@ -279,7 +279,7 @@ impl<'r> Normalizer<'r> {
         };
 
         Ok(Organisation {
-            org_id: format!("{}:{source_id}", family.as_str()),
+            org_id: [family.as_str(), ":", &source_id].concat(),
             family,
             source_id,
             name,

@@ -81,12 +81,23 @@ impl CsvChunk {
     /// Hands every record to `sink`, in order; rejected ones go back to it with their
     /// raw values.
     pub fn feed(&self, sink: &mut dyn RowSink) {
+        // Decoded text is UTF-8, so the whole chunk is checked once; fields end at ASCII
+        // delimiters, quotes or line ends, which are never inside a character, so each
+        // is then a slice of it (slicing checks the boundary).
+        let text = std::str::from_utf8(&self.data).ok();
         let mut raw = RawRecord::default();
         for &(line, first, count) in &self.records {
             raw.clear();
-            for (value, field) in self.fields(first, count).zip(&self.map.columns) {
+            for (i, field) in (first..first + count).zip(&self.map.columns) {
                 if let Some(field) = field {
-                    raw.set_text(*field, &String::from_utf8_lossy(value));
+                    let start = if i == 0 { 0 } else { self.ends[i - 1] };
+                    match text.and_then(|t| t.get(start..self.ends[i])) {
+                        Some(value) => raw.set_text(*field, value),
+                        None => raw.set_text(
+                            *field,
+                            &String::from_utf8_lossy(&self.data[start..self.ends[i]]),
+                        ),
+                    }
                 }
             }
             if let Some(rejection) = sink.row(line, &raw) {
@@ -197,11 +208,14 @@ fn scan_identities_in_blocks(
             None => {
                 let map = header_map(record.fields(), file)?;
                 let column = |f: Field| map.columns.iter().position(|c| *c == Some(f));
-                columns = Some([
+                let wanted = [
                     column(Field::SourceId),
                     column(Field::Name),
                     column(Field::NameAr),
-                ]);
+                ];
+                let last = wanted.iter().flatten().max().copied().unwrap_or(0);
+                columns = Some(wanted);
+                scanner.limit_fields(last + 1);
             }
             Some([id, name, name_ar]) => {
                 let value = |c: &Option<usize>| {
@@ -262,7 +276,7 @@ impl<'f> Scanner<'f> {
             line: 1,
             delimiter: b';',
             core: csv_core::Reader::new(),
-            record: ScannedRecord::default(),
+            record: ScannedRecord::new(b';'),
         };
         let mut from = 0;
         scanner.delimiter = loop {
@@ -288,11 +302,18 @@ impl<'f> Scanner<'f> {
         scanner.core = csv_core::ReaderBuilder::new()
             .delimiter(scanner.delimiter)
             .build();
+        scanner.record = ScannedRecord::new(scanner.delimiter);
         // Like the `csv` crate, drop a byte-order mark at the very start of the text.
         if scanner.buf.starts_with(b"\xEF\xBB\xBF") {
             scanner.at = 3;
         }
         Ok(scanner)
+    }
+
+    /// From now on, fields from the `limit`-th on come as one: fewer splits where only
+    /// the first fields are wanted.
+    fn limit_fields(&mut self, limit: usize) {
+        self.record.limit = limit;
     }
 
     /// Reads more input after `buf[at..]`; false at the end of the file.
@@ -337,6 +358,20 @@ impl<'f> Scanner<'f> {
                 Scan::Skip(n) => {
                     self.line += memchr::memchr_iter(b'\n', &input[..n]).count() as u64;
                     self.at += n;
+                }
+                Scan::Record(n) if !self.record.parsed => {
+                    // A plain line: one line feed at most, at its end.
+                    let line = self.line;
+                    self.line += u64::from(input[n - 1] == b'\n');
+                    let start = self.at;
+                    self.at += n;
+                    let view = RecordView {
+                        record: &self.record,
+                        input: &self.buf[start..],
+                    };
+                    if !view.is_blank() {
+                        break (line, start);
+                    }
                 }
                 Scan::Record(n) => {
                     // A parsed record may start after line ends its parser skipped.
@@ -394,12 +429,31 @@ enum Scan {
 
 /// A record's fields: ranges of the input (a plain line), or of `unquoted` (a record
 /// `csv_core` parsed).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ScannedRecord {
     parsed: bool,
+    /// A plain line's length (its fields are ranges of it).
+    line_len: usize,
+    delimiter: u8,
+    /// Fields a plain line is split into at most, before the rest of it.
+    limit: usize,
     unquoted: Vec<u8>,
     ends: Vec<usize>,
     ranges: Vec<std::ops::Range<usize>>,
+}
+
+impl ScannedRecord {
+    fn new(delimiter: u8) -> Self {
+        ScannedRecord {
+            parsed: false,
+            line_len: 0,
+            delimiter,
+            limit: usize::MAX,
+            unquoted: Vec::new(),
+            ends: Vec::new(),
+            ranges: Vec::new(),
+        }
+    }
 }
 
 /// A record the [`Scanner`] found.
@@ -426,8 +480,16 @@ impl<'a> RecordView<'a> {
 
     /// A record holding only delimiters, spaces and empty quoted fields is not a row.
     fn is_blank(&self) -> bool {
-        self.fields()
-            .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+        if self.record.parsed {
+            self.fields()
+                .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+        } else {
+            // A plain line (no quotes): only white space and delimiters.
+            let delimiter = self.record.delimiter;
+            self.input[..self.record.line_len]
+                .iter()
+                .all(|b| b.is_ascii_whitespace() || *b == delimiter)
+        }
     }
 }
 
@@ -453,10 +515,15 @@ fn scan_record(
     }
     record.ranges.clear();
     if memchr::memchr2(b'"', b'\r', line).is_none() {
-        // A plain line: the record is the line, its fields are split on the delimiter.
+        // A plain line: the record is the line, its fields are split on the delimiter
+        // (the first `limit` of them; the rest of the line is left whole).
         record.parsed = false;
+        record.line_len = line.len();
         let mut start = 0;
         for d in memchr::memchr_iter(delimiter, line) {
+            if record.ranges.len() == record.limit {
+                break;
+            }
             record.ranges.push(start..d);
             start = d + 1;
         }
