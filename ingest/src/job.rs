@@ -6,7 +6,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -181,10 +181,31 @@ impl IngestJob {
         let progress = self.progress.clone();
         let layout = self.layout;
         let staging_dir = dir.path().to_owned();
-        let staged =
-            tokio::task::spawn_blocking(move || stage(&local, &staging_dir, layout, &progress))
-                .await
-                .map_err(|e| IngestError::Task(e.to_string()))??;
+        // Each organisations part is uploaded as soon as it is complete, while the
+        // next is written; nothing is visible until the manifest exists.
+        let (part_tx, mut part_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, PathBuf)>();
+        let staging = tokio::task::spawn_blocking(move || {
+            stage(&local, &staging_dir, layout, &progress, &mut |n, path| {
+                part_tx
+                    .send((n, path.to_owned()))
+                    .map_err(|_| IngestError::Task("the upload of finished parts stopped".into()))
+            })
+        });
+        let uploads = async {
+            let mut parts = Vec::new();
+            while let Some((n, local)) = part_rx.recv().await {
+                let path = organisations_part_path(&run_id, n);
+                upload(&self.store, &local, &path, &self.retry).await?;
+                parts.push(path);
+            }
+            Ok::<_, IngestError>(parts)
+        };
+        let (staged, uploaded) = tokio::join!(staging, uploads);
+        let staged = staged.map_err(|e| IngestError::Task(e.to_string()))?;
+        // An upload failure stops the staging too: it is the cause to report.
+        let parts = uploaded?;
+        let staged = staged?;
+        debug_assert_eq!(parts.len(), staged.organisation_parts.len());
 
         let mut report = IngestReport {
             run_id: run_id.clone(),
@@ -194,14 +215,9 @@ impl IngestJob {
         report.total();
         debug_assert_eq!(report.organisations, staged.organisations);
 
-        // Upload the data; nothing is visible until the manifest exists.
+        // The rest of the data; nothing is visible until the manifest exists.
         self.progress.set_phase("uploading");
-        let mut parts = Vec::new();
-        for (n, local) in staged.organisation_parts.iter().enumerate() {
-            let path = organisations_part_path(&run_id, n);
-            upload(&self.store, local, &path, &self.retry).await?;
-            parts.push(path);
-        }
+        let uploading = Instant::now();
         upload(
             &self.store,
             &staged.quarantine,
@@ -216,6 +232,10 @@ impl IngestJob {
             &self.retry,
         )
         .await?;
+        tracing::debug!(
+            seconds = uploading.elapsed().as_secs_f64(),
+            "files uploaded"
+        );
         report.seconds = started.elapsed().as_secs_f64();
         let report_json = serde_json::to_vec_pretty(&report).expect("report serialises");
         let report_location = ObjectPath::from(report_path(&run_id));
@@ -345,9 +365,11 @@ async fn upload(
     let location = ObjectPath::from(path);
     retry
         .run("upload", || async {
-            let mut file = tokio::fs::File::open(local).await.map_err(io_generic)?;
+            let file = tokio::fs::File::open(local).await.map_err(io_generic)?;
+            // Large reads: each read of a tokio file is a trip to the blocking pool.
+            let mut file = tokio::io::BufReader::with_capacity(4 << 20, file);
             let mut writer = BufWriter::new(store.clone(), location.clone());
-            match tokio::io::copy(&mut file, &mut writer).await {
+            match tokio::io::copy_buf(&mut file, &mut writer).await {
                 Ok(_) => writer.shutdown().await.map_err(unwrap_io),
                 Err(e) => {
                     let _ = writer.abort().await;

@@ -152,6 +152,7 @@ pub(crate) fn stage(
     dir: &Path,
     layout: ParquetLayout,
     progress: &Progress,
+    part_done: PartDone<'_>,
 ) -> Result<Staged> {
     // Pass one: hashes, encodings, identities.
     let dedup_dir = dir.join("dedup");
@@ -174,8 +175,20 @@ pub(crate) fn stage(
     progress.set_phase("resolving duplicates");
     let superseded = dedup.resolve().map_err(staging_err(&dedup_dir))?;
     tracing::debug!(superseded = superseded.count(), "duplicates resolved");
-    write_rows(sources, surveys, &superseded, dir, layout, progress)
+    write_rows(
+        sources,
+        surveys,
+        &superseded,
+        dir,
+        layout,
+        progress,
+        part_done,
+    )
 }
+
+/// Told of each organisations part, numbered from 0, as soon as it is complete (its
+/// upload can start while the next is written). An error stops the ingest.
+pub(crate) type PartDone<'a> = &'a mut (dyn FnMut(usize, &Path) -> Result<()> + Send);
 
 /// Pass two: normalises every file's rows and writes the final files.
 fn write_rows(
@@ -185,6 +198,7 @@ fn write_rows(
     dir: &Path,
     layout: ParquetLayout,
     progress: &Progress,
+    part_done: PartDone<'_>,
 ) -> Result<Staged> {
     let quarantine_path = dir.join("quarantine.parquet");
     let quarantine_file = File::create(&quarantine_path).map_err(staging_err(&quarantine_path))?;
@@ -198,7 +212,7 @@ fn write_rows(
         builder: QuarantineBuilder::default(),
         rows: 0,
     };
-    let mut organisations = FinalWriter::new(dir, layout);
+    let mut organisations = FinalWriter::new(dir, layout, part_done);
     let mut files = Vec::with_capacity(sources.len());
     for (source, survey) in sources.iter().zip(surveys) {
         let started = Instant::now();
@@ -290,12 +304,17 @@ fn write_rows(
         .close()
         .map_err(parquet_err("the quarantine"))?;
     progress.set_phase("writing Parquet");
+    let finishing = Instant::now();
     let FinalFiles {
         parts: organisation_parts,
         organisations,
         by_family: rows_by_family,
         rollup,
     } = organisations.finish()?;
+    tracing::debug!(
+        seconds = finishing.elapsed().as_secs_f64(),
+        "last row group and rollup written"
+    );
     Ok(Staged {
         files,
         organisation_parts,
@@ -485,7 +504,8 @@ struct Kept<'a> {
 }
 
 /// The final Parquet parts and the rollup, written as rows arrive.
-struct FinalWriter {
+struct FinalWriter<'p> {
+    part_done: PartDone<'p>,
     dir: PathBuf,
     layout: ParquetLayout,
     props: WriterProperties,
@@ -496,9 +516,10 @@ struct FinalWriter {
     total: u64,
 }
 
-impl FinalWriter {
-    fn new(dir: &Path, layout: ParquetLayout) -> Self {
+impl<'p> FinalWriter<'p> {
+    fn new(dir: &Path, layout: ParquetLayout, part_done: PartDone<'p>) -> Self {
         FinalWriter {
+            part_done,
             dir: dir.to_owned(),
             layout,
             props: writer_properties(&layout),
@@ -513,9 +534,7 @@ impl FinalWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.rollup.add(batch);
         if self.writer.is_none() || self.in_part >= self.layout.rows_per_file {
-            if let Some(w) = self.writer.take() {
-                w.close().map_err(parquet_err("organisations"))?;
-            }
+            self.close_part()?;
             let path = self
                 .dir
                 .join(format!("part-{:05}.parquet", self.parts.len()));
@@ -541,21 +560,29 @@ impl FinalWriter {
             .map_err(parquet_err("organisations"))
     }
 
+    /// Closes the open part, if any, and says it is done.
+    fn close_part(&mut self) -> Result<()> {
+        if let Some(w) = self.writer.take() {
+            w.close().map_err(parquet_err("organisations"))?;
+            let n = self.parts.len() - 1;
+            (self.part_done)(n, &self.parts[n])?;
+        }
+        Ok(())
+    }
+
     /// Closes the last part and writes the rollup.
     fn finish(mut self) -> Result<FinalFiles> {
-        match self.writer.take() {
-            Some(w) => {
-                w.close().map_err(parquet_err("organisations"))?;
-            }
-            None => {
-                // An empty snapshot still has one (empty) file, so readers see the schema.
-                let path = self.dir.join("part-00000.parquet");
-                let f = File::create(&path).map_err(staging_err(&path))?;
-                ArrowWriter::try_new(f, organisation_schema(), Some(self.props.clone()))
-                    .and_then(|w| w.close())
-                    .map_err(parquet_err("organisations"))?;
-                self.parts.push(path);
-            }
+        if self.parts.is_empty() {
+            // An empty snapshot still has one (empty) file, so readers see the schema.
+            let path = self.dir.join("part-00000.parquet");
+            let f = File::create(&path).map_err(staging_err(&path))?;
+            ArrowWriter::try_new(f, organisation_schema(), Some(self.props.clone()))
+                .and_then(|w| w.close())
+                .map_err(parquet_err("organisations"))?;
+            (self.part_done)(0, &path)?;
+            self.parts.push(path);
+        } else {
+            self.close_part()?;
         }
         // The rollup already counts every organisation per family.
         let by_family: HashMap<Family, u64> = self
@@ -749,18 +776,18 @@ impl RowSink for RowWorker<'_> {
 
 /// Where normalised runs of one file go, in file order: the report's counts, the
 /// final Parquet parts and the quarantine.
-struct Output<'a> {
+struct Output<'a, 'p> {
     family: Family,
     file: &'a str,
     report: &'a mut FileReport,
-    organisations: &'a mut FinalWriter,
+    organisations: &'a mut FinalWriter<'p>,
     quarantine: &'a mut QuarantineWriter,
     /// [`row_check`] summed over the file's accepted rows so far.
     check: u64,
     progress: &'a Progress,
 }
 
-impl Output<'_> {
+impl Output<'_, '_> {
     fn absorb(&mut self, run: Normalised) -> Result<()> {
         let report = &mut *self.report;
         let rejected = run.rejected.len() as u64;
@@ -792,14 +819,14 @@ impl Output<'_> {
 
 /// The [`RowSink`] of a file read on one thread (XLSX, JSON): a worker whose runs go
 /// straight to the output.
-struct Collector<'w, 'o> {
+struct Collector<'w, 'o, 'p> {
     worker: RowWorker<'w>,
-    output: &'o mut Output<'w>,
+    output: &'o mut Output<'w, 'p>,
     /// The first write failure; readers cannot return errors through the sink.
     error: Option<IngestError>,
 }
 
-impl Collector<'_, '_> {
+impl Collector<'_, '_, '_> {
     fn flush(&mut self) {
         let run = self.worker.take();
         if let Err(e) = self.output.absorb(run)
@@ -816,7 +843,7 @@ impl Collector<'_, '_> {
     }
 }
 
-impl RowSink for Collector<'_, '_> {
+impl RowSink for Collector<'_, '_, '_> {
     fn row(&mut self, row: i64, record: &RawRecord) -> Option<Rejection> {
         let rejection = self.worker.row(row, record);
         if rejection.is_none() {
@@ -840,7 +867,7 @@ fn read_csv_parallel(
     encoding: crate::readers::text::TextEncoding,
     file: &str,
     kept: Kept<'_>,
-    output: &mut Output<'_>,
+    output: &mut Output<'_, '_>,
 ) -> Result<ReadSummary> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let family = output.family;
@@ -968,6 +995,7 @@ mod tests {
                 dir.path(),
                 ParquetLayout::default(),
                 &progress,
+                &mut |_, _| Ok(()),
             )
             .unwrap_err();
             assert!(matches!(err, IngestError::Changed { .. }), "{err}");
@@ -984,6 +1012,7 @@ mod tests {
             dir.path(),
             ParquetLayout::default(),
             &progress,
+            &mut |_, _| Ok(()),
         )
         .unwrap();
         assert_eq!((staged.organisations, staged.files[0].superseded), (2, 1));
@@ -1005,6 +1034,7 @@ mod tests {
             dir.path(),
             ParquetLayout::default(),
             &Progress::default(),
+            &mut |_, _| Ok(()),
         )
         .unwrap();
         let f = &staged.files[0];
@@ -1023,6 +1053,61 @@ mod tests {
             ids.extend(col.iter().map(|v| v.unwrap().to_owned()));
         }
         assert_eq!(ids, ["é1", "2", "3"]);
+    }
+
+    #[test]
+    fn each_part_is_announced_complete_in_order_and_a_refusal_stops_the_ingest() {
+        let csv = messy_csv(30_000);
+        let source = || LocalSource {
+            family: Family::Cooperative,
+            name: "c.csv".into(),
+            data: LocalData::Bytes(bytes::Bytes::from(csv.clone().into_bytes())),
+        };
+        let layout = ParquetLayout {
+            rows_per_file: 4_000,
+            row_group_rows: 1_000,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut announced = Vec::new();
+        let staged = stage(
+            &[source()],
+            dir.path(),
+            layout,
+            &Progress::default(),
+            &mut |n, path| {
+                // Complete when announced: it opens, and holds its rows.
+                let rows = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+                    .unwrap()
+                    .metadata()
+                    .file_metadata()
+                    .num_rows();
+                announced.push((n, path.to_owned(), rows));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(staged.organisation_parts.len() >= 2, "15,000 organisations");
+        let expected: Vec<_> = staged
+            .organisation_parts
+            .iter()
+            .enumerate()
+            .map(|(n, p)| (n, p.clone()))
+            .collect();
+        let got: Vec<_> = announced.iter().map(|(n, p, _)| (*n, p.clone())).collect();
+        assert_eq!(got, expected);
+        let rows: i64 = announced.iter().map(|(_, _, r)| r).sum();
+        assert_eq!(rows as u64, staged.organisations);
+
+        let dir = tempfile::tempdir().unwrap();
+        let err = stage(
+            &[source()],
+            dir.path(),
+            layout,
+            &Progress::default(),
+            &mut |_, _| Err(IngestError::Task("upload refused".into())),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("upload refused"), "{err}");
     }
 
     #[test]
@@ -1053,6 +1138,7 @@ mod tests {
             dir.path(),
             ParquetLayout::default(),
             &Progress::default(),
+            &mut |_, _| Ok(()),
         )
         .unwrap();
         let f = &staged.files[0];
