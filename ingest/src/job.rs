@@ -368,7 +368,10 @@ async fn upload(
             let file = tokio::fs::File::open(local).await.map_err(io_generic)?;
             // Large reads: each read of a tokio file is a trip to the blocking pool.
             let mut file = tokio::io::BufReader::with_capacity(4 << 20, file);
-            let mut writer = BufWriter::new(store.clone(), location.clone());
+            // Uploads run beside the ingest: a few parts in flight at most, so memory
+            // stays flat.
+            let mut writer = BufWriter::with_capacity(store.clone(), location.clone(), 8 << 20)
+                .with_max_concurrency(3);
             match tokio::io::copy_buf(&mut file, &mut writer).await {
                 Ok(_) => writer.shutdown().await.map_err(unwrap_io),
                 Err(e) => {
