@@ -33,16 +33,6 @@ pub enum IngestError {
         /// The headers the file has.
         found: String,
     },
-    /// A CSV file could not be parsed.
-    #[error("{file}: line {line}: malformed CSV: {message}")]
-    Csv {
-        /// The file.
-        file: String,
-        /// Line of the failure.
-        line: u64,
-        /// What the parser said.
-        message: String,
-    },
     /// An XLSX workbook could not be read.
     #[error("{file}: not a readable XLSX workbook: {message}")]
     Xlsx {
