@@ -950,6 +950,23 @@ mod tests {
     use arrow::datatypes::Int64Type;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+    /// Stages one cooperative CSV `c.csv` with the default layout.
+    fn stage_csv(bytes: Vec<u8>, dir: &Path) -> Staged {
+        let source = LocalSource {
+            family: Family::Cooperative,
+            name: "c.csv".into(),
+            data: LocalData::Bytes(bytes::Bytes::from(bytes)),
+        };
+        stage(
+            &[source],
+            dir,
+            ParquetLayout::default(),
+            &Progress::default(),
+            &mut |_, _| Ok(()),
+        )
+        .unwrap()
+    }
+
     /// A CSV over several chunks: ids repeat far apart (last wins across chunks), and
     /// some rows are rejected.
     fn messy_csv(rows: usize) -> String {
@@ -1025,18 +1042,7 @@ mod tests {
         let mut bytes = b"Immatriculation;Raison sociale\n".to_vec();
         bytes.extend_from_slice(b"\xe91;Coop\xe9rative\n2;B\n\xe91;C\n2;D\n3;E\n");
         let dir = tempfile::tempdir().unwrap();
-        let staged = stage(
-            &[LocalSource {
-                family: Family::Cooperative,
-                name: "c.csv".into(),
-                data: LocalData::Bytes(bytes::Bytes::from(bytes)),
-            }],
-            dir.path(),
-            ParquetLayout::default(),
-            &Progress::default(),
-            &mut |_, _| Ok(()),
-        )
-        .unwrap();
+        let staged = stage_csv(bytes, dir.path());
         let f = &staged.files[0];
         assert_eq!(f.encoding.as_deref(), Some("windows-1252"));
         assert_eq!((f.accepted, f.superseded, staged.organisations), (5, 2, 3));
@@ -1128,19 +1134,7 @@ mod tests {
         }
 
         let dir = tempfile::tempdir().unwrap();
-        let source = LocalSource {
-            family: Family::Cooperative,
-            name: "c.csv".into(),
-            data: LocalData::Bytes(bytes::Bytes::from(csv.into_bytes())),
-        };
-        let staged = stage(
-            &[source],
-            dir.path(),
-            ParquetLayout::default(),
-            &Progress::default(),
-            &mut |_, _| Ok(()),
-        )
-        .unwrap();
+        let staged = stage_csv(csv.into_bytes(), dir.path());
         let f = &staged.files[0];
         assert!(one.rejected.len() > 10 && f.superseded > 10_000);
         assert_eq!(f.accepted, one.accepted.len() as u64);

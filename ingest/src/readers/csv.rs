@@ -359,29 +359,21 @@ impl<'f> Scanner<'f> {
                     self.line += memchr::memchr_iter(b'\n', &input[..n]).count() as u64;
                     self.at += n;
                 }
-                Scan::Record(n) if !self.record.parsed => {
-                    // A plain line: one line feed at most, at its end.
-                    let line = self.line;
-                    self.line += u64::from(input[n - 1] == b'\n');
-                    let start = self.at;
-                    self.at += n;
-                    let view = RecordView {
-                        record: &self.record,
-                        input: &self.buf[start..],
-                    };
-                    if !view.is_blank() {
-                        break (line, start);
-                    }
-                }
                 Scan::Record(n) => {
-                    // A parsed record may start after line ends its parser skipped.
-                    let leading = input
-                        .iter()
-                        .take_while(|b| matches!(b, b'\r' | b'\n'))
-                        .filter(|b| **b == b'\n')
-                        .count() as u64;
-                    let line = self.line + leading;
-                    self.line += memchr::memchr_iter(b'\n', &input[..n]).count() as u64;
+                    let (line, newlines) = if self.record.parsed {
+                        // A parsed record may start after line ends its parser skipped.
+                        let leading = input
+                            .iter()
+                            .take_while(|b| matches!(b, b'\r' | b'\n'))
+                            .filter(|b| **b == b'\n')
+                            .count() as u64;
+                        let newlines = memchr::memchr_iter(b'\n', &input[..n]).count();
+                        (self.line + leading, newlines as u64)
+                    } else {
+                        // A plain line: one line feed at most, at its end.
+                        (self.line, u64::from(input[n - 1] == b'\n'))
+                    };
+                    self.line += newlines;
                     let start = self.at;
                     self.at += n;
                     let view = RecordView {
