@@ -8,7 +8,7 @@ use ess_schemas::values::{
     DateForms, Raw, cooperative_status, date_field, employees_total, integer_field, mutual_status,
     yes_no,
 };
-use ess_schemas::{Family, Flags, Organisation, QualityFlag, Status};
+use ess_schemas::{Family, Flags, Organisation, OrganisationRef, QualityFlag, Status};
 
 use crate::fields::{Field, RawRecord};
 
@@ -32,15 +32,18 @@ impl Rejection {
     }
 }
 
-/// The source identifier: trimmed text; a number without its decimal part; a number
-/// that is not whole, or a value that is not text or number, rejects the row.
-fn source_id(raw: &Raw) -> Result<String, Rejection> {
-    let id = match raw {
-        Raw::Empty => String::new(),
-        Raw::Text(s) => s.trim().to_owned(),
-        Raw::Int(i) => i.to_string(),
+/// The source identifier, written to `out`: trimmed text; a number without its decimal
+/// part; a number that is not whole, or a value that is not text or number, rejects
+/// the row.
+fn source_id_into(raw: &Raw, out: &mut String) -> Result<(), Rejection> {
+    use std::fmt::Write;
+    out.clear();
+    match raw {
+        Raw::Empty => {}
+        Raw::Text(s) => out.push_str(s.trim()),
+        Raw::Int(i) => write!(out, "{i}").expect("writing to a String"),
         Raw::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e18 => {
-            (*f as i64).to_string()
+            write!(out, "{}", *f as i64).expect("writing to a String")
         }
         other => {
             return Err(Rejection::new(
@@ -51,18 +54,14 @@ fn source_id(raw: &Raw) -> Result<String, Rejection> {
                 ),
             ));
         }
-    };
-    if id.is_empty() {
+    }
+    if out.is_empty() {
         return Err(Rejection::new(
             "missing_source_id",
             "the row has no identifier",
         ));
     }
-    Ok(id)
-}
-
-fn text(raw: &Raw) -> String {
-    raw.as_text().trim().to_owned()
+    Ok(())
 }
 
 /// Splits an association's `Domaine d'intervention` on ` / ` and `;`.
@@ -90,24 +89,43 @@ pub struct Identity {
 /// row: the first pass of an ingest (duplicate resolution) calls this alone, and must
 /// accept exactly the rows [`Normalizer::normalize`] accepts.
 pub fn identity(record: &RawRecord) -> Result<Identity, Rejection> {
-    let source_id = source_id(record.get(Field::SourceId))?;
-    let name_latin = text(record.get(Field::Name));
-    let name_ar = Some(text(record.get(Field::NameAr))).filter(|s| !s.is_empty());
-    let name = match (name_latin.is_empty(), &name_ar) {
-        (false, _) => name_latin,
-        (true, Some(ar)) => ar.clone(),
-        (true, None) => {
-            return Err(Rejection::new(
-                "missing_name",
-                format!("organisation `{source_id}` has no name"),
-            ));
-        }
-    };
+    let mut text = IdentityText::default();
+    identity_into(record, &mut text)?;
     Ok(Identity {
-        source_id,
-        name,
-        name_ar,
+        source_id: text.source_id,
+        name: text.name,
+        name_ar: Some(text.name_ar).filter(|s| !s.is_empty()),
     })
+}
+
+/// A row's identity in reusable buffers (`name_ar` empty when not given).
+#[derive(Debug, Default)]
+struct IdentityText {
+    source_id: String,
+    name: String,
+    name_ar: String,
+}
+
+/// [`identity`], written into `out`.
+fn identity_into(record: &RawRecord, out: &mut IdentityText) -> Result<(), Rejection> {
+    source_id_into(record.get(Field::SourceId), &mut out.source_id)?;
+    out.name_ar.clear();
+    out.name_ar
+        .push_str(record.get(Field::NameAr).as_text().trim());
+    out.name.clear();
+    let latin = record.get(Field::Name).as_text();
+    let latin = latin.trim();
+    if !latin.is_empty() {
+        out.name.push_str(latin);
+    } else if !out.name_ar.is_empty() {
+        out.name.push_str(&out.name_ar);
+    } else {
+        return Err(Rejection::new(
+            "missing_name",
+            format!("organisation `{}` has no name", out.source_id),
+        ));
+    }
+    Ok(())
 }
 
 /// [`identity`] of a row whose fields are all text (a CSV row), without allocating:
@@ -134,16 +152,26 @@ const MEMO_LIMIT: usize = 100_000;
 
 /// Normalises rows, remembering how each distinct place and sector text resolved:
 /// registries repeat a few hundred spellings millions of times, and resolution (Unicode
-/// normalisation, then lookups) is a pure function of the text.
+/// normalisation, then lookups) is a pure function of the text. A row's texts are
+/// written to buffers the normaliser reuses ([`Normalizer::normalize_ref`]), so a row
+/// allocates nothing once they have grown.
 #[derive(Debug)]
 pub struct Normalizer<'r> {
     reference: &'r Reference,
-    /// Region text → province text → resolution.
-    places: Memo<Memo<(ResolvedPlace, Flags)>>,
+    /// Region text → province text → (region code, province code, flags raised).
+    places: Memo<Memo<PlaceCodes<'r>>>,
     places_len: usize,
     /// Per family (as indexed by [`family_index`]): label → sector code.
-    sectors: [Memo<Option<String>>; 3],
+    sectors: [Memo<Option<&'r str>>; 3],
+    identity: IdentityText,
+    org_id: String,
+    activities: Vec<String>,
+    flags: Flags,
 }
+
+/// A place's resolution: region and province codes (borrowed from the reference data)
+/// and the flags resolving raised.
+type PlaceCodes<'r> = (Option<&'r str>, Option<&'r str>, Flags);
 
 /// A map looked up by borrowed text, so a hit allocates nothing.
 type Memo<V> = HashMap<String, V, foldhash::fast::FixedState>;
@@ -156,6 +184,78 @@ fn family_index(family: Family) -> usize {
     }
 }
 
+/// The place codes of `region` and `province` texts, memoised in `memo`.
+fn place_codes<'r>(
+    reference: &'r Reference,
+    memo: &mut Memo<Memo<PlaceCodes<'r>>>,
+    memo_len: &mut usize,
+    region: &str,
+    province: &str,
+    flags: &mut Flags,
+) -> (Option<&'r str>, Option<&'r str>) {
+    if *memo_len > MEMO_LIMIT {
+        memo.clear();
+        *memo_len = 0;
+    }
+    let provinces = match memo.get_mut(region) {
+        Some(p) => p,
+        None => memo.entry(region.to_owned()).or_default(),
+    };
+    let (region_code, province_code, raised) = match provinces.get(province) {
+        Some(hit) => hit,
+        None => {
+            let mut raised = Flags::default();
+            let ResolvedPlace {
+                region_code,
+                province_code,
+            } = resolve_place(reference, region, province, &mut raised);
+            // The codes come from the reference data: borrow them from there.
+            let region_code = region_code.map(|c| {
+                reference
+                    .region(&c)
+                    .expect("a resolved region is in the reference data")
+                    .code
+                    .as_str()
+            });
+            let province_code = province_code.map(|c| {
+                reference
+                    .province(&c)
+                    .expect("a resolved province is in the reference data")
+                    .code
+                    .as_str()
+            });
+            *memo_len += 1;
+            provinces
+                .entry(province.to_owned())
+                .or_insert((region_code, province_code, raised))
+        }
+    };
+    for f in raised.iter() {
+        flags.raise(f);
+    }
+    (*region_code, *province_code)
+}
+
+/// The sector code of `label` in `family`'s aliases, memoised in `memo`.
+fn sector_code<'r>(
+    reference: &'r Reference,
+    memo: &mut Memo<Option<&'r str>>,
+    family: Family,
+    label: &str,
+) -> Option<&'r str> {
+    if memo.len() > MEMO_LIMIT {
+        memo.clear();
+    }
+    if let Some(code) = memo.get(label) {
+        return *code;
+    }
+    let code = reference
+        .match_sector(family, label)
+        .map(|s| s.code.as_str());
+    memo.insert(label.to_owned(), code);
+    code
+}
+
 impl<'r> Normalizer<'r> {
     /// A normaliser over `reference`.
     pub fn new(reference: &'r Reference) -> Self {
@@ -164,49 +264,11 @@ impl<'r> Normalizer<'r> {
             places: Memo::default(),
             places_len: 0,
             sectors: Default::default(),
+            identity: IdentityText::default(),
+            org_id: String::new(),
+            activities: Vec::new(),
+            flags: Flags::default(),
         }
-    }
-
-    fn place(&mut self, region: &str, province: &str, flags: &mut Flags) -> ResolvedPlace {
-        if self.places_len > MEMO_LIMIT {
-            self.places.clear();
-            self.places_len = 0;
-        }
-        let provinces = match self.places.get_mut(region) {
-            Some(p) => p,
-            None => self.places.entry(region.to_owned()).or_default(),
-        };
-        let (place, raised) = match provinces.get(province) {
-            Some(hit) => hit,
-            None => {
-                let mut raised = Flags::default();
-                let place = resolve_place(self.reference, region, province, &mut raised);
-                self.places_len += 1;
-                provinces
-                    .entry(province.to_owned())
-                    .or_insert((place, raised))
-            }
-        };
-        for f in raised.iter() {
-            flags.raise(f);
-        }
-        place.clone()
-    }
-
-    fn sector(&mut self, family: Family, label: &str) -> Option<String> {
-        let memo = &mut self.sectors[family_index(family)];
-        if memo.len() > MEMO_LIMIT {
-            memo.clear();
-        }
-        if let Some(code) = memo.get(label) {
-            return code.clone();
-        }
-        let code = self
-            .reference
-            .match_sector(family, label)
-            .map(|s| s.code.clone());
-        memo.insert(label.to_owned(), code.clone());
-        code
     }
 
     /// Normalises one row of `family`'s registry.
@@ -217,39 +279,53 @@ impl<'r> Normalizer<'r> {
         source_file: &str,
         source_row: i64,
     ) -> Result<Organisation, Rejection> {
-        let Identity {
-            source_id,
-            name,
-            name_ar,
-        } = identity(record)?;
+        self.normalize_ref(family, record, source_file, source_row)
+            .map(|o| o.to_owned())
+    }
 
-        let mut flags = Flags::default();
+    /// Normalises one row of `family`'s registry, its texts borrowed from `record`, the
+    /// reference data and the normaliser's buffers (until its next row).
+    pub fn normalize_ref<'s>(
+        &'s mut self,
+        family: Family,
+        record: &'s RawRecord,
+        source_file: &'s str,
+        source_row: i64,
+    ) -> Result<OrganisationRef<'s>, Rejection> {
+        identity_into(record, &mut self.identity)?;
+        let flags = &mut self.flags;
+        flags.clear();
 
-        let sector_text = text(record.get(Field::Sector));
-        let activities = match family {
-            Family::Association => activity_labels(&sector_text),
-            _ => Vec::new(),
-        };
+        let sector_raw = record.get(Field::Sector).as_text();
+        let sector_text = sector_raw.trim();
+        self.activities.clear();
+        if family == Family::Association {
+            self.activities.extend(activity_labels(sector_text));
+        }
         let label = match family {
-            Family::Association => activities.first().cloned().unwrap_or_default(),
+            Family::Association => self.activities.first().map_or("", String::as_str),
             _ => sector_text,
         };
-        let sector_code = if label.is_empty() {
-            OTHER_SECTOR.to_owned()
+        let sector = if label.is_empty() {
+            OTHER_SECTOR
         } else {
-            match self.sector(family, &label) {
+            let memo = &mut self.sectors[family_index(family)];
+            match sector_code(self.reference, memo, family, label) {
                 Some(code) => code,
                 None => {
                     flags.raise(QualityFlag::UnknownSector);
-                    OTHER_SECTOR.to_owned()
+                    OTHER_SECTOR
                 }
             }
         };
 
-        let place = self.place(
+        let (region_code, province_code) = place_codes(
+            self.reference,
+            &mut self.places,
+            &mut self.places_len,
             &record.get(Field::Region).as_text(),
             &record.get(Field::Province).as_text(),
-            &mut flags,
+            flags,
         );
 
         let forms = match family {
@@ -257,37 +333,41 @@ impl<'r> Normalizer<'r> {
             Family::Association => DateForms::Xlsx,
             Family::Mutual => DateForms::Json,
         };
-        let founded = date_field(record.get(Field::Founded), forms, &mut flags);
+        let founded = date_field(record.get(Field::Founded), forms, flags);
 
         let status = match family {
-            Family::Cooperative => cooperative_status(record.get(Field::Status), &mut flags),
+            Family::Cooperative => cooperative_status(record.get(Field::Status), flags),
             Family::Association => Status::Active,
-            Family::Mutual => mutual_status(record.get(Field::Status), &mut flags),
+            Family::Mutual => mutual_status(record.get(Field::Status), flags),
         };
 
-        let members_total = integer_field(record.get(Field::Members), &mut flags);
-        let members_women = integer_field(record.get(Field::MembersWomen), &mut flags);
-        let given_total = integer_field(record.get(Field::EmployeesTotal), &mut flags);
-        let employees_women = integer_field(record.get(Field::EmployeesWomen), &mut flags);
-        let employees_men = integer_field(record.get(Field::EmployeesMen), &mut flags);
-        let volunteers = integer_field(record.get(Field::Volunteers), &mut flags);
-        let employees_total =
-            employees_total(given_total, employees_women, employees_men, &mut flags);
+        let members_total = integer_field(record.get(Field::Members), flags);
+        let members_women = integer_field(record.get(Field::MembersWomen), flags);
+        let given_total = integer_field(record.get(Field::EmployeesTotal), flags);
+        let employees_women = integer_field(record.get(Field::EmployeesWomen), flags);
+        let employees_men = integer_field(record.get(Field::EmployeesMen), flags);
+        let volunteers = integer_field(record.get(Field::Volunteers), flags);
+        let employees_total = employees_total(given_total, employees_women, employees_men, flags);
         let public_utility = match family {
             Family::Association => yes_no(record.get(Field::PublicUtility)),
             _ => None,
         };
 
-        Ok(Organisation {
-            org_id: [family.as_str(), ":", &source_id].concat(),
+        self.org_id.clear();
+        self.org_id.push_str(family.as_str());
+        self.org_id.push(':');
+        self.org_id.push_str(&self.identity.source_id);
+        let identity = &self.identity;
+        Ok(OrganisationRef {
+            org_id: &self.org_id,
             family,
-            source_id,
-            name,
-            name_ar,
-            sector_code,
-            activities,
-            region_code: place.region_code,
-            province_code: place.province_code,
+            source_id: &identity.source_id,
+            name: &identity.name,
+            name_ar: Some(identity.name_ar.as_str()).filter(|s| !s.is_empty()),
+            sector_code: sector,
+            activities: &self.activities,
+            region_code,
+            province_code,
             founded_on: founded.on,
             founded_year: founded.year,
             status,
@@ -298,8 +378,8 @@ impl<'r> Normalizer<'r> {
             employees_men,
             volunteers,
             public_utility,
-            quality_flags: flags,
-            source_file: source_file.to_owned(),
+            quality_flags: &self.flags,
+            source_file,
             source_row,
         })
     }
@@ -404,6 +484,51 @@ mod tests {
             let full = identity(&r).ok().map(|i| i.source_id);
             let text = text_identity(&id, &name, name_ar.as_deref().unwrap_or(""));
             proptest::prop_assert_eq!(full.as_deref(), text);
+        }
+    }
+
+    #[test]
+    fn a_reused_normaliser_carries_nothing_from_one_row_to_the_next() {
+        let rows = [
+            (
+                Family::Association,
+                record(&[
+                    (Field::SourceId, t("A1")),
+                    (Field::Name, t("Assoc")),
+                    (Field::NameAr, t("جمعية")),
+                    (Field::Sector, t("Sport; Culture")),
+                    (Field::Region, t("Souss-Massa")),
+                    (Field::Members, t("beaucoup")),
+                ]),
+            ),
+            (
+                Family::Association,
+                record(&[(Field::SourceId, Raw::Int(7)), (Field::NameAr, t("ب"))]),
+            ),
+            (
+                Family::Cooperative,
+                record(&[
+                    (Field::SourceId, t(" 12 ")),
+                    (Field::Name, t("Coop")),
+                    (Field::Sector, t("argane")),
+                    (Field::Province, t("Taroudant")),
+                ]),
+            ),
+            (Family::Cooperative, record(&[(Field::Name, t("Sans id"))])),
+            (
+                Family::Mutual,
+                record(&[(Field::SourceId, t("M")), (Field::Name, t("Mutuelle"))]),
+            ),
+            (
+                Family::Cooperative,
+                record(&[(Field::SourceId, t("13")), (Field::Name, t("Coop 13"))]),
+            ),
+        ];
+        let mut reused = Normalizer::new(reference());
+        for (i, (family, r)) in rows.iter().enumerate() {
+            let fresh = normalize(reference(), *family, r, "f", i as i64);
+            let again = reused.normalize_ref(*family, r, "f", i as i64).map(|o| o.to_owned());
+            assert_eq!(again, fresh, "row {i}");
         }
     }
 

@@ -744,7 +744,7 @@ impl RowSink for RowWorker<'_> {
     fn row(&mut self, row: i64, record: &RawRecord) -> Option<Rejection> {
         match self
             .normalizer
-            .normalize(self.family, record, self.file, row)
+            .normalize_ref(self.family, record, self.file, row)
         {
             Ok(org) => {
                 let number = self.next_row;
@@ -753,10 +753,10 @@ impl RowSink for RowWorker<'_> {
                 for flag in org.quality_flags.iter() {
                     self.out.flags[flag.index()] += 1;
                 }
-                let id = id_hash(self.family, &org.source_id);
+                let id = id_hash(self.family, org.source_id);
                 self.out.check = self.out.check.wrapping_add(row_check(number, id));
                 if !self.kept.superseded.contains(number) {
-                    self.builder.push(&org);
+                    self.builder.push_ref(&org);
                 }
                 None
             }

@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 
 use crate::error::SchemaError;
 use crate::key::push_normalized_key;
-use crate::organisation::{Family, Flags, Organisation, QualityFlag, Status};
+use crate::organisation::{Family, Flags, Organisation, OrganisationRef, QualityFlag, Status};
 
 /// Column names of the `organisations` table.
 pub mod col {
@@ -143,19 +143,19 @@ pub fn quarantine_schema() -> SchemaRef {
 /// The text indexed for search: name, Arabic name and identifier, normalised.
 pub fn search_key(org: &Organisation) -> String {
     let mut key = String::new();
-    push_search_key(org, &mut key);
+    push_search_key(&org.borrowed(), &mut key);
     key
 }
 
 /// Appends [`search_key`]`(org)` to `out`.
-pub fn push_search_key(org: &Organisation, out: &mut String) {
-    push_normalized_key(&org.name, out);
-    if let Some(ar) = &org.name_ar {
+pub fn push_search_key(org: &OrganisationRef<'_>, out: &mut String) {
+    push_normalized_key(org.name, out);
+    if let Some(ar) = org.name_ar {
         out.push_str(" | ");
         push_normalized_key(ar, out);
     }
     out.push_str(" | ");
-    push_normalized_key(&org.source_id, out);
+    push_normalized_key(org.source_id, out);
 }
 
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
@@ -254,19 +254,23 @@ impl OrganisationBatchBuilder {
 
     /// Appends one organisation.
     pub fn push(&mut self, org: &Organisation) {
-        self.org_id.append_value(&org.org_id);
+        self.push_ref(&org.borrowed());
+    }
+
+    /// Appends one organisation whose texts are borrowed.
+    pub fn push_ref(&mut self, org: &OrganisationRef<'_>) {
+        self.org_id.append_value(org.org_id);
         self.family.append_value(org.family.as_str());
-        self.source_id.append_value(&org.source_id);
-        self.name.append_value(&org.name);
-        self.name_ar.append_option(org.name_ar.as_deref());
-        self.sector_code.append_value(&org.sector_code);
-        for a in &org.activities {
+        self.source_id.append_value(org.source_id);
+        self.name.append_value(org.name);
+        self.name_ar.append_option(org.name_ar);
+        self.sector_code.append_value(org.sector_code);
+        for a in org.activities {
             self.activities.values().append_value(a);
         }
         self.activities.append(true);
-        self.region_code.append_option(org.region_code.as_deref());
-        self.province_code
-            .append_option(org.province_code.as_deref());
+        self.region_code.append_option(org.region_code);
+        self.province_code.append_option(org.province_code);
         self.founded_on
             .append_option(org.founded_on.map(|d| (d - EPOCH).num_days() as i32));
         self.founded_year.append_option(org.founded_year);
@@ -282,7 +286,7 @@ impl OrganisationBatchBuilder {
             self.quality_flags.values().append_value(f.as_str());
         }
         self.quality_flags.append(true);
-        self.source_file.append_value(&org.source_file);
+        self.source_file.append_value(org.source_file);
         self.source_row.append_value(org.source_row);
         self.key.clear();
         push_search_key(org, &mut self.key);

@@ -24,5 +24,5 @@ pub mod rollup;
 pub mod values;
 
 pub use error::SchemaError;
-pub use organisation::{Family, Flags, Organisation, QualityFlag, Status};
+pub use organisation::{Family, Flags, Organisation, OrganisationRef, QualityFlag, Status};
 pub use reference::{Lang, reference};

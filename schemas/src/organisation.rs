@@ -147,6 +147,11 @@ impl Flags {
         }
     }
 
+    /// Lowers every flag (keeping the allocation).
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
     /// The flags raised, in [`QualityFlag::ALL`] order.
     pub fn iter(&self) -> impl Iterator<Item = QualityFlag> + '_ {
         self.0.iter().copied()
@@ -212,4 +217,115 @@ pub struct Organisation {
     pub source_file: String,
     /// Row number in that file (see SOURCES.md, "Row numbers").
     pub source_row: i64,
+}
+
+/// An [`Organisation`] whose texts are borrowed: what an ingest builds for each row
+/// without allocating. [`Organisation::borrowed`] and [`OrganisationRef::to_owned`]
+/// convert.
+#[derive(Debug, Clone, Copy)]
+pub struct OrganisationRef<'a> {
+    /// See [`Organisation::org_id`].
+    pub org_id: &'a str,
+    /// See [`Organisation::family`].
+    pub family: Family,
+    /// See [`Organisation::source_id`].
+    pub source_id: &'a str,
+    /// See [`Organisation::name`].
+    pub name: &'a str,
+    /// See [`Organisation::name_ar`].
+    pub name_ar: Option<&'a str>,
+    /// See [`Organisation::sector_code`].
+    pub sector_code: &'a str,
+    /// See [`Organisation::activities`].
+    pub activities: &'a [String],
+    /// See [`Organisation::region_code`].
+    pub region_code: Option<&'a str>,
+    /// See [`Organisation::province_code`].
+    pub province_code: Option<&'a str>,
+    /// See [`Organisation::founded_on`].
+    pub founded_on: Option<NaiveDate>,
+    /// See [`Organisation::founded_year`].
+    pub founded_year: Option<i32>,
+    /// See [`Organisation::status`].
+    pub status: Status,
+    /// See [`Organisation::members_total`].
+    pub members_total: Option<i64>,
+    /// See [`Organisation::members_women`].
+    pub members_women: Option<i64>,
+    /// See [`Organisation::employees_total`].
+    pub employees_total: Option<i64>,
+    /// See [`Organisation::employees_women`].
+    pub employees_women: Option<i64>,
+    /// See [`Organisation::employees_men`].
+    pub employees_men: Option<i64>,
+    /// See [`Organisation::volunteers`].
+    pub volunteers: Option<i64>,
+    /// See [`Organisation::public_utility`].
+    pub public_utility: Option<bool>,
+    /// See [`Organisation::quality_flags`].
+    pub quality_flags: &'a Flags,
+    /// See [`Organisation::source_file`].
+    pub source_file: &'a str,
+    /// See [`Organisation::source_row`].
+    pub source_row: i64,
+}
+
+impl Organisation {
+    /// The organisation with its texts borrowed.
+    pub fn borrowed(&self) -> OrganisationRef<'_> {
+        OrganisationRef {
+            org_id: &self.org_id,
+            family: self.family,
+            source_id: &self.source_id,
+            name: &self.name,
+            name_ar: self.name_ar.as_deref(),
+            sector_code: &self.sector_code,
+            activities: &self.activities,
+            region_code: self.region_code.as_deref(),
+            province_code: self.province_code.as_deref(),
+            founded_on: self.founded_on,
+            founded_year: self.founded_year,
+            status: self.status,
+            members_total: self.members_total,
+            members_women: self.members_women,
+            employees_total: self.employees_total,
+            employees_women: self.employees_women,
+            employees_men: self.employees_men,
+            volunteers: self.volunteers,
+            public_utility: self.public_utility,
+            quality_flags: &self.quality_flags,
+            source_file: &self.source_file,
+            source_row: self.source_row,
+        }
+    }
+}
+
+impl OrganisationRef<'_> {
+    /// The organisation with its own copies of the texts.
+    pub fn to_owned(&self) -> Organisation {
+        Organisation {
+            org_id: self.org_id.to_owned(),
+            family: self.family,
+            source_id: self.source_id.to_owned(),
+            name: self.name.to_owned(),
+            name_ar: self.name_ar.map(str::to_owned),
+            sector_code: self.sector_code.to_owned(),
+            activities: self.activities.to_vec(),
+            region_code: self.region_code.map(str::to_owned),
+            province_code: self.province_code.map(str::to_owned),
+            founded_on: self.founded_on,
+            founded_year: self.founded_year,
+            status: self.status,
+            members_total: self.members_total,
+            members_women: self.members_women,
+            employees_total: self.employees_total,
+            employees_women: self.employees_women,
+            employees_men: self.employees_men,
+            volunteers: self.volunteers,
+            public_utility: self.public_utility,
+            quality_flags: self.quality_flags.clone(),
+            source_file: self.source_file.to_owned(),
+            source_row: self.source_row,
+        }
+    }
 }
