@@ -527,7 +527,9 @@ mod tests {
         let mut reused = Normalizer::new(reference());
         for (i, (family, r)) in rows.iter().enumerate() {
             let fresh = normalize(reference(), *family, r, "f", i as i64);
-            let again = reused.normalize_ref(*family, r, "f", i as i64).map(|o| o.to_owned());
+            let again = reused
+                .normalize_ref(*family, r, "f", i as i64)
+                .map(|o| o.to_owned());
             assert_eq!(again, fresh, "row {i}");
         }
     }
