@@ -158,8 +158,8 @@ const MEMO_LIMIT: usize = 100_000;
 #[derive(Debug)]
 pub struct Normalizer<'r> {
     reference: &'r Reference,
-    /// Region text → province text → (region code, province code, flags raised).
-    places: Memo<Memo<PlaceCodes<'r>>>,
+    /// Region text → province text → resolution and the flags it raised.
+    places: Memo<Memo<(ResolvedPlace<'r>, Flags)>>,
     places_len: usize,
     /// Per family (as indexed by [`family_index`]): label → sector code.
     sectors: [Memo<Option<&'r str>>; 3],
@@ -168,10 +168,6 @@ pub struct Normalizer<'r> {
     activities: Vec<String>,
     flags: Flags,
 }
-
-/// A place's resolution: region and province codes (borrowed from the reference data)
-/// and the flags resolving raised.
-type PlaceCodes<'r> = (Option<&'r str>, Option<&'r str>, Flags);
 
 /// A map looked up by borrowed text, so a hit allocates nothing.
 type Memo<V> = HashMap<String, V, foldhash::fast::FixedState>;
@@ -184,15 +180,15 @@ fn family_index(family: Family) -> usize {
     }
 }
 
-/// The place codes of `region` and `province` texts, memoised in `memo`.
-fn place_codes<'r>(
+/// The resolution of `region` and `province` texts, memoised in `memo`.
+fn place<'r>(
     reference: &'r Reference,
-    memo: &mut Memo<Memo<PlaceCodes<'r>>>,
+    memo: &mut Memo<Memo<(ResolvedPlace<'r>, Flags)>>,
     memo_len: &mut usize,
     region: &str,
     province: &str,
     flags: &mut Flags,
-) -> (Option<&'r str>, Option<&'r str>) {
+) -> ResolvedPlace<'r> {
     if *memo_len > MEMO_LIMIT {
         memo.clear();
         *memo_len = 0;
@@ -201,39 +197,21 @@ fn place_codes<'r>(
         Some(p) => p,
         None => memo.entry(region.to_owned()).or_default(),
     };
-    let (region_code, province_code, raised) = match provinces.get(province) {
+    let (place, raised) = match provinces.get(province) {
         Some(hit) => hit,
         None => {
             let mut raised = Flags::default();
-            let ResolvedPlace {
-                region_code,
-                province_code,
-            } = resolve_place(reference, region, province, &mut raised);
-            // The codes come from the reference data: borrow them from there.
-            let region_code = region_code.map(|c| {
-                reference
-                    .region(&c)
-                    .expect("a resolved region is in the reference data")
-                    .code
-                    .as_str()
-            });
-            let province_code = province_code.map(|c| {
-                reference
-                    .province(&c)
-                    .expect("a resolved province is in the reference data")
-                    .code
-                    .as_str()
-            });
+            let place = resolve_place(reference, region, province, &mut raised);
             *memo_len += 1;
             provinces
                 .entry(province.to_owned())
-                .or_insert((region_code, province_code, raised))
+                .or_insert((place, raised))
         }
     };
     for f in raised.iter() {
         flags.raise(f);
     }
-    (*region_code, *province_code)
+    *place
 }
 
 /// The sector code of `label` in `family`'s aliases, memoised in `memo`.
@@ -319,7 +297,7 @@ impl<'r> Normalizer<'r> {
             }
         };
 
-        let (region_code, province_code) = place_codes(
+        let place = place(
             self.reference,
             &mut self.places,
             &mut self.places_len,
@@ -366,8 +344,8 @@ impl<'r> Normalizer<'r> {
             name_ar: Some(identity.name_ar.as_str()).filter(|s| !s.is_empty()),
             sector_code: sector,
             activities: &self.activities,
-            region_code,
-            province_code,
+            region_code: place.region_code,
+            province_code: place.province_code,
             founded_on: founded.on,
             founded_year: founded.year,
             status,

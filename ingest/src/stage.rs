@@ -32,7 +32,7 @@ use crate::readers::text::{TextEncoding, detect_encoding};
 use crate::readers::{CountingReader, ReadSummary, RowSink, csv, json, xlsx};
 use crate::source::{HashingReader, LocalData};
 
-/// Rows per record batch while staging.
+/// Rows per record batch (of normalised rows, and of the quarantine).
 const BATCH_ROWS: usize = 8192;
 
 /// Rows per Parquet data page at most.
@@ -950,15 +950,19 @@ mod tests {
     use arrow::datatypes::Int64Type;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    /// Stages one cooperative CSV `c.csv` with the default layout.
-    fn stage_csv(bytes: Vec<u8>, dir: &Path) -> Staged {
-        let source = LocalSource {
+    /// A cooperative CSV `c.csv` in memory.
+    fn csv_source(bytes: impl Into<Vec<u8>>) -> LocalSource {
+        LocalSource {
             family: Family::Cooperative,
             name: "c.csv".into(),
-            data: LocalData::Bytes(bytes::Bytes::from(bytes)),
-        };
+            data: LocalData::Bytes(bytes::Bytes::from(bytes.into())),
+        }
+    }
+
+    /// Stages one cooperative CSV `c.csv` with the default layout.
+    fn stage_csv(bytes: Vec<u8>, dir: &Path) -> Staged {
         stage(
-            &[source],
+            &[csv_source(bytes)],
             dir,
             ParquetLayout::default(),
             &Progress::default(),
@@ -988,12 +992,7 @@ mod tests {
     #[test]
     fn a_file_that_changes_between_the_passes_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let source = |csv: &str| LocalSource {
-            family: Family::Cooperative,
-            name: "c.csv".into(),
-            data: LocalData::Bytes(bytes::Bytes::from(csv.to_owned().into_bytes())),
-        };
-        let before = source("N° immatriculation;Raison sociale\n1;A\n2;B\n1;C\n");
+        let before = csv_source("N° immatriculation;Raison sociale\n1;A\n2;B\n1;C\n");
         let mut dedup = Dedup::new(&dir.path().join("dedup")).unwrap();
         let progress = Progress::default();
         let survey = survey(&before, 0, &mut dedup, &progress).unwrap();
@@ -1004,10 +1003,9 @@ mod tests {
             "N° immatriculation;Raison sociale\n1;A\n3;B\n1;C\n",
             "N° immatriculation;Raison sociale\n1;A\n2;B\n1;C\n4;D\n",
         ] {
-            let survey = Survey { ..survey.clone() };
             let err = write_rows(
-                &[source(after)],
-                vec![survey],
+                &[csv_source(after)],
+                vec![survey.clone()],
                 &superseded,
                 dir.path(),
                 ParquetLayout::default(),
@@ -1064,11 +1062,7 @@ mod tests {
     #[test]
     fn each_part_is_announced_complete_in_order_and_a_refusal_stops_the_ingest() {
         let csv = messy_csv(30_000);
-        let source = || LocalSource {
-            family: Family::Cooperative,
-            name: "c.csv".into(),
-            data: LocalData::Bytes(bytes::Bytes::from(csv.clone().into_bytes())),
-        };
+        let source = || csv_source(csv.clone());
         let layout = ParquetLayout {
             rows_per_file: 4_000,
             row_group_rows: 1_000,

@@ -4,22 +4,22 @@
 use crate::organisation::{Flags, QualityFlag};
 use crate::reference::Reference;
 
-/// Where a row is, after resolution.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ResolvedPlace {
+/// Where a row is, after resolution: codes borrowed from the reference data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ResolvedPlace<'r> {
     /// ISO code of the region, when resolved.
-    pub region_code: Option<String>,
+    pub region_code: Option<&'r str>,
     /// ISO code of the province, when resolved.
-    pub province_code: Option<String>,
+    pub province_code: Option<&'r str>,
 }
 
 /// Resolves a row's region and province texts, raising the place flags on `flags`.
-pub fn resolve_place(
-    reference: &Reference,
+pub fn resolve_place<'r>(
+    reference: &'r Reference,
     region_text: &str,
     province_text: &str,
     flags: &mut Flags,
-) -> ResolvedPlace {
+) -> ResolvedPlace<'r> {
     let region_text = region_text.trim();
     let province_text = province_text.trim();
 
@@ -41,8 +41,8 @@ pub fn resolve_place(
             }
         }
         return ResolvedPlace {
-            region_code: Some(province.region_code.clone()),
-            province_code: Some(province.code.clone()),
+            region_code: Some(&province.region_code),
+            province_code: Some(&province.code),
         };
     }
 
@@ -50,7 +50,7 @@ pub fn resolve_place(
         // 2. A current region.
         if let Some(region) = reference.match_region(region_text) {
             return ResolvedPlace {
-                region_code: Some(region.code.clone()),
+                region_code: Some(&region.code),
                 province_code: None,
             };
         }
@@ -60,7 +60,7 @@ pub fn resolve_place(
         {
             flags.raise(QualityFlag::LegacyRegion);
             return ResolvedPlace {
-                region_code: Some(only.clone()),
+                region_code: Some(only),
                 province_code: None,
             };
         }
@@ -82,7 +82,11 @@ mod tests {
     fn resolve(
         region: &str,
         province: &str,
-    ) -> (Option<String>, Option<String>, Vec<&'static str>) {
+    ) -> (
+        Option<&'static str>,
+        Option<&'static str>,
+        Vec<&'static str>,
+    ) {
         let mut flags = Flags::default();
         let p = resolve_place(reference(), region, province, &mut flags);
         (
@@ -151,16 +155,8 @@ mod tests {
         #[case] want_flags: &[&str],
     ) {
         let (r, p, f) = resolve(region, province);
-        assert_eq!(
-            r.as_deref(),
-            want_region,
-            "region of ({region:?}, {province:?})"
-        );
-        assert_eq!(
-            p.as_deref(),
-            want_province,
-            "province of ({region:?}, {province:?})"
-        );
+        assert_eq!(r, want_region, "region of ({region:?}, {province:?})");
+        assert_eq!(p, want_province, "province of ({region:?}, {province:?})");
         assert_eq!(f, want_flags, "flags of ({region:?}, {province:?})");
     }
 }

@@ -71,11 +71,14 @@ impl CsvChunk {
         self.records.is_empty()
     }
 
+    /// Where field `i` (of all records) is in `data`.
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        start..self.ends[i]
+    }
+
     fn fields(&self, first: usize, count: usize) -> impl Iterator<Item = &[u8]> {
-        (first..first + count).map(move |i| {
-            let start = if i == 0 { 0 } else { self.ends[i - 1] };
-            &self.data[start..self.ends[i]]
-        })
+        (first..first + count).map(move |i| &self.data[self.range(i)])
     }
 
     /// Hands every record to `sink`, in order; rejected ones go back to it with their
@@ -90,13 +93,10 @@ impl CsvChunk {
             raw.clear();
             for (i, field) in (first..first + count).zip(&self.map.columns) {
                 if let Some(field) = field {
-                    let start = if i == 0 { 0 } else { self.ends[i - 1] };
-                    match text.and_then(|t| t.get(start..self.ends[i])) {
+                    let range = self.range(i);
+                    match text.and_then(|t| t.get(range.clone())) {
                         Some(value) => raw.set_text(*field, value),
-                        None => raw.set_text(
-                            *field,
-                            &String::from_utf8_lossy(&self.data[start..self.ends[i]]),
-                        ),
+                        None => raw.set_text(*field, &String::from_utf8_lossy(&self.data[range])),
                     }
                 }
             }
