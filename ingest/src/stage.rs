@@ -100,6 +100,9 @@ fn parquet_err(what: &str) -> impl Fn(parquet::errors::ParquetError) -> IngestEr
 /// Parquet writer settings for published files: zstd, page-level statistics (which
 /// also writes the column and offset indexes), and dictionary encoding.
 ///
+/// zstd at level 1: on the 10M-row benchmark file level 3 made the organisations files
+/// only 0.14% smaller, for about a second more of encoding (BENCHMARKS.md).
+///
 /// Columns that are unique or nearly so per row (identifiers, names, the search key,
 /// row numbers) skip the dictionary, which would only be built to be abandoned, and keep
 /// statistics per column chunk only (none for names and the search key): no filter
@@ -109,7 +112,7 @@ pub(crate) fn writer_properties(layout: &ParquetLayout) -> WriterProperties {
     use parquet::schema::types::ColumnPath;
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid level"),
+            ZstdLevel::try_new(1).expect("valid level"),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_dictionary_enabled(true)

@@ -6,6 +6,7 @@
 //! scanning organisations. Written at publish time; far smaller than the table.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{
@@ -55,10 +56,56 @@ type KeyRef<'a> = (
 /// (0 stands for null), so adding a row allocates nothing.
 type IdKey = [u32; 6];
 
+/// Partitions of the groups (by a hash of their key). There are up to a few hundred
+/// thousand groups (bounded by the reference data, not by rows); one table of them is
+/// tens of MiB, and a row added straight to it is a cache miss or two. Rows are instead
+/// appended to their partition's short queue, which is added to the partition's table
+/// (a few thousand groups: in cache) when full.
+const PARTITIONS: usize = 64;
+/// Rows queued per partition before they are added to its table.
+const QUEUED: usize = 512;
+
+/// A row waiting in its partition's queue: its group and its measures (null as 0).
+#[derive(Debug, Clone, Copy)]
+struct Queued {
+    key: IdKey,
+    /// Members, women members, employees, women employees, men employees.
+    values: [i64; 5],
+    /// Whether both women and men employees are known.
+    gender_known: bool,
+}
+
+#[derive(Debug, Default)]
+struct Partition {
+    groups: HashMap<IdKey, Sums, foldhash::fast::FixedState>,
+    queue: Vec<Queued>,
+}
+
+impl Partition {
+    fn drain_queue(&mut self) {
+        for q in self.queue.drain(..) {
+            let s = self.groups.entry(q.key).or_default();
+            let [members, members_women, employees, women, men] = q.values;
+            s.organisations += 1;
+            s.members += members;
+            s.members_women += members_women;
+            s.employees += employees;
+            s.employees_women += women;
+            s.employees_men += men;
+            if q.gender_known {
+                s.gender_known += 1;
+                s.gender_known_women += women;
+                s.gender_known_men += men;
+            }
+        }
+    }
+}
+
 /// Accumulates organisation batches into rollup rows.
 #[derive(Debug, Default)]
 pub struct RollupBuilder {
-    groups: HashMap<IdKey, Sums, foldhash::fast::FixedState>,
+    /// [`PARTITIONS`] of them once a row was added.
+    partitions: Vec<Partition>,
     /// Interners of family, region, province, sector and status.
     texts: [Interner; 5],
 }
@@ -103,6 +150,14 @@ impl RollupBuilder {
         let v = |a: &arrow::array::Int64Array, row: usize| {
             if a.is_valid(row) { a.value(row) } else { 0 }
         };
+        if batch.num_rows() == 0 {
+            return;
+        }
+        if self.partitions.is_empty() {
+            self.partitions = (0..PARTITIONS).map(|_| Partition::default()).collect();
+        }
+        // Not the tables' own hasher: the partition must not fix bits a table uses.
+        let spread = foldhash::fast::FixedState::with_seed(0x726f_6c6c_7570);
         for row in 0..batch.num_rows() {
             let mut key: IdKey = [0; 6];
             for (i, column) in columns.iter().enumerate() {
@@ -114,19 +169,30 @@ impl RollupBuilder {
             } else {
                 0
             };
-            let s = self.groups.entry(key).or_default();
-            s.organisations += 1;
-            s.members += v(members, row);
-            s.members_women += v(members_women, row);
-            s.employees += v(employees, row);
-            s.employees_women += v(women, row);
-            s.employees_men += v(men, row);
-            if women.is_valid(row) && men.is_valid(row) {
-                s.gender_known += 1;
-                s.gender_known_women += women.value(row);
-                s.gender_known_men += men.value(row);
+            let partition = &mut self.partitions[(spread.hash_one(key) >> 58) as usize];
+            partition.queue.push(Queued {
+                key,
+                values: [
+                    v(members, row),
+                    v(members_women, row),
+                    v(employees, row),
+                    v(women, row),
+                    v(men, row),
+                ],
+                gender_known: women.is_valid(row) && men.is_valid(row),
+            });
+            if partition.queue.len() >= QUEUED {
+                partition.drain_queue();
             }
         }
+    }
+
+    /// Every group, once the queues are drained.
+    fn groups(&mut self) -> impl Iterator<Item = (&IdKey, &Sums)> {
+        for p in &mut self.partitions {
+            p.drain_queue();
+        }
+        self.partitions.iter().flat_map(|p| &p.groups)
     }
 
     /// A group's key, borrowing the interned texts (for sorting without copies).
@@ -143,30 +209,34 @@ impl RollupBuilder {
     }
 
     /// Organisations added so far, per family (as written in the `family` column).
-    pub fn organisations_by_family(&self) -> HashMap<String, u64> {
-        let mut out: HashMap<String, u64> = HashMap::new();
-        for (key, sums) in &self.groups {
-            let family = self.texts[0].value(key[0]).unwrap_or_default();
-            *out.entry(family.to_owned()).or_default() += sums.organisations as u64;
+    pub fn organisations_by_family(&mut self) -> HashMap<String, u64> {
+        let mut by_id: HashMap<u32, u64> = HashMap::new();
+        for (key, sums) in self.groups() {
+            *by_id.entry(key[0]).or_default() += sums.organisations as u64;
         }
-        out
+        by_id
+            .into_iter()
+            .map(|(id, n)| (self.texts[0].value(id).unwrap_or_default().to_owned(), n))
+            .collect()
     }
 
     /// Rollup rows so far.
-    pub fn len(&self) -> usize {
-        self.groups.len()
+    pub fn len(&mut self) -> usize {
+        self.groups().count()
     }
 
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.partitions.is_empty()
     }
 
     /// The rollup as one batch, sorted by its dimensions.
-    pub fn finish(self) -> RecordBatch {
+    pub fn finish(mut self) -> RecordBatch {
+        self.groups().for_each(drop);
         let mut rows: Vec<(KeyRef<'_>, &Sums)> = self
-            .groups
+            .partitions
             .iter()
+            .flat_map(|p| &p.groups)
             .map(|(id, sums)| (self.key(id), sums))
             .collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -288,5 +358,71 @@ mod tests {
             (2, 5, 1)
         );
         assert_eq!(orgs.value(1 - ma09), 1);
+    }
+
+    #[test]
+    fn queued_rows_sum_as_a_direct_count_does() {
+        // Enough rows and groups that every partition's queue fills and drains several
+        // times; some rows left queued at the end.
+        let mut expected: std::collections::BTreeMap<(Option<String>, i32), [i64; 4]> =
+            Default::default();
+        let mut r = RollupBuilder::default();
+        let mut b = OrganisationBatchBuilder::default();
+        for i in 0..100_003i64 {
+            let region = (i % 7 != 0).then(|| format!("MA-{:02}", i % 13));
+            let year = 1950 + (i % 71) as i32;
+            let women = (i % 5 != 0).then_some(i % 9);
+            let men = (i % 3 != 0).then_some(i % 4);
+            let mut o = org(&i.to_string(), region.as_deref(), women, men);
+            o.founded_year = Some(year);
+            o.members_total = (i % 11 != 0).then_some(i % 100);
+            b.push(&o);
+            let e = expected.entry((region, year)).or_default();
+            e[0] += 1;
+            e[1] += o.members_total.unwrap_or(0);
+            e[2] += women.unwrap_or(0);
+            e[3] += (women.is_some() && men.is_some()) as i64;
+            if b.len() == 8_192 {
+                r.add(&b.finish());
+            }
+        }
+        r.add(&b.finish());
+        assert_eq!(r.len(), expected.len());
+        let batch = r.finish();
+        let region = batch
+            .column_by_name(col::REGION_CODE)
+            .unwrap()
+            .as_string::<i32>();
+        let year = batch
+            .column_by_name(col::FOUNDED_YEAR)
+            .unwrap()
+            .as_primitive::<Int32Type>();
+        let measure = |name| {
+            batch
+                .column_by_name(name)
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .clone()
+        };
+        let (orgs, members, women, known) = (
+            measure(m::ORGANISATIONS),
+            measure(m::MEMBERS),
+            measure(m::EMPLOYEES_WOMEN),
+            measure(m::GENDER_KNOWN),
+        );
+        let got: std::collections::BTreeMap<_, _> = (0..batch.num_rows())
+            .map(|i| {
+                (
+                    (text_at(region, i).map(str::to_owned), year.value(i)),
+                    [
+                        orgs.value(i),
+                        members.value(i),
+                        women.value(i),
+                        known.value(i),
+                    ],
+                )
+            })
+            .collect();
+        assert_eq!(got, expected);
     }
 }

@@ -87,7 +87,7 @@ impl CsvChunk {
         // Decoded text is UTF-8, so the whole chunk is checked once; fields end at ASCII
         // delimiters, quotes or line ends, which are never inside a character, so each
         // is then a slice of it (slicing checks the boundary).
-        let text = std::str::from_utf8(&self.data).ok();
+        let text = simdutf8::basic::from_utf8(&self.data).ok();
         let mut raw = RawRecord::default();
         for &(line, first, count) in &self.records {
             raw.clear();
@@ -220,7 +220,7 @@ fn scan_identities_in_blocks(
             Some([id, name, name_ar]) => {
                 let value = |c: &Option<usize>| {
                     c.and_then(|c| record.field(c))
-                        .map(String::from_utf8_lossy)
+                        .map(lossy)
                         .unwrap_or_default()
                 };
                 let (id, name, name_ar) = (value(id), value(name), value(name_ar));
@@ -232,6 +232,15 @@ fn scan_identities_in_blocks(
         return Err(no_header(file));
     }
     Ok(())
+}
+
+/// A field's text; bytes that are not UTF-8 become U+FFFD. (`from_utf8_lossy` alone
+/// walks every field character by character; nearly every field is valid.)
+fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// Splits decoded CSV text into records as the `csv` crate does (its defaults: `"`

@@ -29,44 +29,52 @@ impl TextEncoding {
 }
 
 /// Reads `input` to the end and tells its encoding, without holding it in memory.
+///
+/// Each block read is checked in place (SIMD UTF-8 validation); only a character cut
+/// by the block's end is carried to the front of the buffer for the next read.
 pub fn detect_encoding(mut input: impl Read) -> io::Result<TextEncoding> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut carry: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    // Bytes at the front of `buf` still to be checked: a cut character, or the start
+    // of what may be a byte-order mark.
+    let mut kept = 0;
     let mut first = true;
     let mut bom = false;
     let mut valid = true;
     loop {
-        let n = input.read(&mut buf[..])?;
+        let n = input.read(&mut buf[kept..])?;
         if n == 0 {
             break;
         }
         if !valid {
             continue; // drain, so callers that hash through this reader see it all
         }
-        carry.extend_from_slice(&buf[..n]);
+        let len = kept + n;
+        let mut start = 0;
         if first {
-            if carry.len() < BOM.len() && BOM.starts_with(&carry) {
+            if len < BOM.len() && BOM.starts_with(&buf[..len]) {
+                kept = len;
                 continue;
             }
             first = false;
-            if carry.starts_with(BOM) {
+            if buf[..len].starts_with(BOM) {
                 bom = true;
-                carry.drain(..BOM.len());
+                start = BOM.len();
             }
         }
-        match std::str::from_utf8(&carry) {
-            Ok(_) => carry.clear(),
+        match simdutf8::compat::from_utf8(&buf[start..len]) {
+            Ok(_) => kept = 0,
             Err(e) if e.error_len().is_none() => {
-                // An incomplete sequence at the end of the chunk: keep it for the next.
-                let keep = carry.split_off(e.valid_up_to());
-                carry = keep;
+                // An incomplete sequence at the end of the block: keep it for the next.
+                let cut = start + e.valid_up_to();
+                buf.copy_within(cut..len, 0);
+                kept = len - cut;
             }
             Err(_) => valid = false,
         }
     }
     Ok(if bom {
         TextEncoding::Utf8Bom
-    } else if valid && carry.is_empty() {
+    } else if valid && kept == 0 {
         TextEncoding::Utf8
     } else {
         TextEncoding::Windows1252
@@ -190,12 +198,44 @@ mod tests {
         assert_eq!(decode_all(b""), (TextEncoding::Utf8, String::new()));
     }
 
+    /// Hands out its bytes `block` at a time, so characters are cut at every place.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        block: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.block.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
     #[test]
-    fn a_multibyte_sequence_split_across_chunks_is_still_utf8() {
-        let text = "é".repeat(40_000); // 80,000 bytes: crosses the 64 KiB chunk
-        let mut bytes = b"x".to_vec();
-        bytes.extend_from_slice(text.as_bytes());
-        assert_eq!(detect_encoding(&bytes[..]).unwrap(), TextEncoding::Utf8);
+    fn characters_cut_between_reads_are_still_utf8() {
+        let text = "Région ⵜⴰⵎⴰⵣⵉⵖⵜ تعاونية 𝔄 ".repeat(3);
+        let with_bom = [BOM, text.as_bytes()].concat();
+        let mut broken = text.as_bytes().to_vec();
+        broken.insert(9, 0xE9); // Windows-1252 `é` mid-text
+        for block in 1..=9 {
+            let detect = |bytes: &[u8]| detect_encoding(Trickle { bytes, block }).unwrap();
+            assert_eq!(detect(text.as_bytes()), TextEncoding::Utf8, "block {block}");
+            assert_eq!(detect(&with_bom), TextEncoding::Utf8Bom, "block {block}");
+            assert_eq!(detect(&broken), TextEncoding::Windows1252, "block {block}");
+            assert_eq!(
+                detect(&BOM[..2]),
+                TextEncoding::Windows1252,
+                "block {block}"
+            );
+        }
+        // And across the reader's own buffer.
+        let long = "é".repeat(300_000);
+        assert_eq!(
+            detect_encoding(long.as_bytes()).unwrap(),
+            TextEncoding::Utf8
+        );
     }
 
     #[test]
