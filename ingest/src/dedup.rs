@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use ess_schemas::Family;
@@ -147,35 +147,59 @@ impl Dedup {
         Ok(())
     }
 
-    /// Resolves every partition; the spill files are removed.
+    /// Resolves every partition (on every core, one partition per core at a time);
+    /// the spill files are removed.
     pub(crate) fn resolve(self) -> std::io::Result<Superseded> {
-        let mut superseded = Superseded::default();
-        let mut entries: Vec<(u64, u64, u64)> = Vec::new();
+        let mut paths = Vec::with_capacity(PARTITIONS);
         for (p, writer) in self.partitions.into_iter().enumerate() {
             writer.into_inner().map_err(|e| e.into_error())?;
-            let path = self.dir.join(format!("ids-{p:03}"));
-            let mut reader = BufReader::with_capacity(64 * 1024, File::open(&path)?);
-            entries.clear();
-            let mut entry = [0u8; ENTRY];
-            loop {
-                match reader.read_exact(&mut entry) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                    Err(e) => return Err(e),
-                }
-                let word = |i: usize| u64::from_le_bytes(entry[i..i + 8].try_into().expect("8"));
-                entries.push((word(0), word(8), word(16)));
+            paths.push(self.dir.join(format!("ids-{p:03}")));
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let rows: Vec<std::io::Result<Vec<u64>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let paths = &paths;
+                    scope.spawn(move || {
+                        let mut superseded = Vec::new();
+                        for path in paths.iter().skip(t).step_by(threads) {
+                            resolve_partition(path, &mut superseded)?;
+                        }
+                        Ok(superseded)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a duplicate resolving thread panicked"))
+                .collect()
+        });
+        let mut superseded = Superseded::default();
+        for part in rows {
+            for row in part? {
+                superseded.mark(row);
             }
-            entries.sort_unstable();
-            for pair in entries.windows(2) {
-                if (pair[0].0, pair[0].1) == (pair[1].0, pair[1].1) {
-                    superseded.mark(pair[0].2);
-                }
-            }
-            std::fs::remove_file(&path)?;
         }
         Ok(superseded)
     }
+}
+
+/// Appends to `out` the rows of a spill file that a later row with the same
+/// identifier replaces; the file is removed.
+fn resolve_partition(path: &Path, out: &mut Vec<u64>) -> std::io::Result<()> {
+    let bytes = std::fs::read(path)?;
+    let word = |e: &[u8], i: usize| u64::from_le_bytes(e[i..i + 8].try_into().expect("8"));
+    let mut entries: Vec<(u64, u64, u64)> = bytes
+        .chunks_exact(ENTRY)
+        .map(|e| (word(e, 0), word(e, 8), word(e, 16)))
+        .collect();
+    entries.sort_unstable();
+    for pair in entries.windows(2) {
+        if (pair[0].0, pair[0].1) == (pair[1].0, pair[1].1) {
+            out.push(pair[0].2);
+        }
+    }
+    std::fs::remove_file(path)
 }
 
 #[cfg(test)]
