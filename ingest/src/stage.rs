@@ -600,7 +600,8 @@ impl<'p> FinalWriter<'p> {
         let f = File::create(&rollup_path).map_err(staging_err(&rollup_path))?;
         let mut w = ArrowWriter::try_new(f, rollup_schema(), Some(self.props))
             .map_err(parquet_err("the rollup"))?;
-        w.write(&self.rollup.finish())
+        self.rollup
+            .finish_into(self.layout.row_group_rows, |batch| w.write(&batch))
             .map_err(parquet_err("the rollup"))?;
         w.close().map_err(parquet_err("the rollup"))?;
         Ok(FinalFiles {

@@ -33,6 +33,20 @@ impl Interner {
         (id > 0).then(|| self.values[id as usize - 1].as_str())
     }
 
+    /// Each number's rank when the texts are sorted (byte order), indexed by number:
+    /// `ranks()[0]` is 0 (none sorts first), the smallest text ranks 1.
+    pub fn ranks(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = (1..=self.values.len() as u32).collect();
+        ids.sort_unstable_by(|a, b| {
+            self.values[*a as usize - 1].cmp(&self.values[*b as usize - 1])
+        });
+        let mut ranks = vec![0; self.values.len() + 1];
+        for (rank, id) in ids.into_iter().enumerate() {
+            ranks[id as usize] = rank as u32 + 1;
+        }
+        ranks
+    }
+
     /// Distinct texts seen.
     pub fn len(&self) -> usize {
         self.values.len()
@@ -58,5 +72,6 @@ mod tests {
         assert_eq!((i.get("MA-01"), i.get("MA-05")), (Some(2), None));
         assert_eq!((i.value(0), i.value(2)), (None, Some("MA-01")));
         assert_eq!(i.len(), 2);
+        assert_eq!(i.ranks(), vec![0, 2, 1]);
     }
 }

@@ -231,29 +231,63 @@ impl RollupBuilder {
     }
 
     /// The rollup as one batch, sorted by its dimensions.
-    pub fn finish(mut self) -> RecordBatch {
+    pub fn finish(self) -> RecordBatch {
+        let mut batches = Vec::new();
+        self.finish_into(usize::MAX, |b| {
+            batches.push(b);
+            Ok::<_, std::convert::Infallible>(())
+        })
+        .unwrap_or_else(|never| match never {});
+        match batches.pop() {
+            Some(batch) => batch,
+            None => RecordBatch::new_empty(rollup_schema()),
+        }
+    }
+
+    /// The rollup, sorted by its dimensions, handed to `emit` in batches of up to
+    /// `rows` rows: only the sort order (16 bytes a group) and one batch are built at
+    /// a time, not a copy of every group.
+    pub fn finish_into<E>(
+        mut self,
+        rows: usize,
+        mut emit: impl FnMut(RecordBatch) -> Result<(), E>,
+    ) -> Result<(), E> {
         self.groups().for_each(drop);
-        let mut rows: Vec<(KeyRef<'_>, &Sums)> = self
-            .partitions
-            .iter()
-            .flat_map(|p| &p.groups)
-            .map(|(id, sums)| (self.key(id), sums))
+        // Each interned text's rank among its dimension's texts (0 for null, first).
+        let ranks = self.texts.each_ref().map(Interner::ranks);
+        let sort_key = |id: &IdKey| {
+            let rank = |i: usize| ranks[i][id[i] as usize];
+            // As [`KeyRef`] orders: family, region, province, sector, year, status.
+            (rank(0), rank(1), rank(2), rank(3), id[5], rank(4))
+        };
+        let mut order: Vec<(&IdKey, &Sums)> =
+            self.partitions.iter().flat_map(|p| &p.groups).collect();
+        order.sort_unstable_by_key(|(id, _)| sort_key(id));
+        for slice in order.chunks(rows.max(1)) {
+            emit(self.batch(slice))?;
+        }
+        Ok(())
+    }
+
+    /// Rollup rows for these groups, in this order.
+    fn batch(&self, groups: &[(&IdKey, &Sums)]) -> RecordBatch {
+        let n = groups.len();
+        let mut family = StringBuilder::with_capacity(n, n * 12);
+        let mut region = StringBuilder::with_capacity(n, n * 5);
+        let mut province = StringBuilder::with_capacity(n, n * 8);
+        let mut sector = StringBuilder::with_capacity(n, n * 8);
+        let mut year = Int32Builder::with_capacity(n);
+        let mut status = StringBuilder::with_capacity(n, n * 8);
+        let mut measures: Vec<Int64Builder> = (0..m::ALL.len())
+            .map(|_| Int64Builder::with_capacity(n))
             .collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut family = StringBuilder::new();
-        let mut region = StringBuilder::new();
-        let mut province = StringBuilder::new();
-        let mut sector = StringBuilder::new();
-        let mut year = Int32Builder::new();
-        let mut status = StringBuilder::new();
-        let mut measures: Vec<Int64Builder> =
-            (0..m::ALL.len()).map(|_| Int64Builder::new()).collect();
-        for ((f, r, p, s, y, st), sums) in &rows {
+        for (id, sums) in groups {
+            let (f, r, p, s, y, st) = self.key(id);
             family.append_value(f);
-            region.append_option(*r);
-            province.append_option(*p);
+            region.append_option(r);
+            province.append_option(p);
             sector.append_value(s);
-            year.append_option(*y);
+            year.append_option(y);
             status.append_value(st);
             let values = [
                 sums.organisations,
@@ -424,5 +458,57 @@ mod tests {
             })
             .collect();
         assert_eq!(got, expected);
+    }
+
+    fn varied_rollup() -> RollupBuilder {
+        let mut b = OrganisationBatchBuilder::default();
+        for i in 0..500i64 {
+            let region = ["MA-09", "MA-01", "MA-10", "MA-1"][i as usize % 4];
+            let mut o = org(&i.to_string(), (i % 5 != 0).then_some(region), None, None);
+            o.founded_year = (i % 7 != 0).then_some(1990 + (i % 13) as i32 - 6);
+            o.sector_code = ["ARGAN", "AGRI", "B"][i as usize % 3].into();
+            o.status = [Status::Active, Status::Dissolved][i as usize % 2];
+            b.push(&o);
+        }
+        let mut r = RollupBuilder::default();
+        r.add(&b.finish());
+        r
+    }
+
+    #[test]
+    fn rows_are_sorted_by_their_dimensions_and_sliced_in_that_order() {
+        let whole = varied_rollup().finish();
+        let dims = |b: &RecordBatch, i: usize| {
+            let text = |name| {
+                let a = b.column_by_name(name).unwrap().as_string::<i32>();
+                a.is_valid(i).then(|| a.value(i).to_owned())
+            };
+            let year = b
+                .column_by_name(col::FOUNDED_YEAR)
+                .unwrap()
+                .as_primitive::<Int32Type>();
+            (
+                text(col::FAMILY),
+                text(col::REGION_CODE),
+                text(col::PROVINCE_CODE),
+                text(col::SECTOR_CODE),
+                year.is_valid(i).then(|| year.value(i)),
+                text(col::STATUS),
+            )
+        };
+        let keys: Vec<_> = (0..whole.num_rows()).map(|i| dims(&whole, i)).collect();
+        assert!(keys.len() > 100);
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
+        assert_eq!(keys[0].1, None, "null regions first");
+        let mut slices = Vec::new();
+        varied_rollup()
+            .finish_into(7, |b| {
+                slices.push(b);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        assert!(slices.iter().all(|b| b.num_rows() <= 7));
+        let joined = arrow::compute::concat_batches(&rollup_schema(), &slices).unwrap();
+        assert_eq!(joined, whole);
     }
 }
