@@ -10,9 +10,9 @@
 //! the encoding work is spread. Memory is bounded to about two row groups.
 
 use std::fs::File;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use arrow::array::RecordBatch;
@@ -56,8 +56,9 @@ impl ParallelWriter {
             .name("parquet-writer".into())
             .spawn(move || {
                 let mut writer = writer;
+                let encoders = Encoders::start(encoder_threads())?;
                 for (index, batches) in receiver.into_iter().enumerate() {
-                    write_row_group(&mut writer, &factory, &schema, index, &batches)?;
+                    write_row_group(&mut writer, &factory, &encoders, &schema, index, &batches)?;
                 }
                 writer.close().map(|_| ())
             })
@@ -132,9 +133,98 @@ impl Drop for ParallelWriter {
 /// One column's encoding job: its writer and its leaves from every batch.
 type Job = (ArrowColumnWriter, Vec<ArrowLeafColumn>);
 
+/// Threads that encode columns, for the life of a file: the same threads every row
+/// group, so each keeps its allocator heap warm (a thread per row group was hundreds
+/// of threads at 10M rows, each starting from fresh memory).
+struct Encoders {
+    jobs: Option<Sender<(usize, Job)>>,
+    done: Receiver<(usize, Result<ArrowColumnChunk>)>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Encoders {
+    fn start(threads: usize) -> Result<Self> {
+        let (jobs, queue) = channel::<(usize, Job)>();
+        let queue = Arc::new(Mutex::new(queue));
+        let (done_tx, done) = channel();
+        let threads = (0..threads.max(1))
+            .map(|_| {
+                let (queue, done_tx) = (queue.clone(), done_tx.clone());
+                std::thread::Builder::new()
+                    .name("parquet-encoder".into())
+                    .spawn(move || {
+                        loop {
+                            let next = queue.lock().expect("encoder queue").recv();
+                            let Ok((i, (mut w, leaves))) = next else {
+                                break;
+                            };
+                            // A panic becomes this column's error: the row group's
+                            // writer waits for every column and must hear of each.
+                            let chunk = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                                leaves
+                                    .iter()
+                                    .try_for_each(|l| w.write(l))
+                                    .and_then(|()| w.close())
+                            }))
+                            .unwrap_or_else(|_| {
+                                Err(ParquetError::General("a column encoder panicked".into()))
+                            });
+                            drop(leaves);
+                            if done_tx.send((i, chunk)).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .map_err(|e| ParquetError::External(Box::new(e)))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Encoders {
+            jobs: Some(jobs),
+            done,
+            threads,
+        })
+    }
+
+    /// Encodes `jobs` (largest first, so the threads finish together), returning the
+    /// column chunks in column order.
+    fn encode(&self, jobs: Vec<Job>, bytes: &[usize]) -> Result<Vec<ArrowColumnChunk>> {
+        let n = jobs.len();
+        let mut jobs: Vec<(usize, Job)> = jobs.into_iter().enumerate().collect();
+        jobs.sort_by_key(|(i, _)| std::cmp::Reverse(bytes[*i]));
+        let sender = self.jobs.as_ref().expect("open until dropped");
+        for job in jobs {
+            sender
+                .send(job)
+                .map_err(|_| ParquetError::General("the column encoders stopped".into()))?;
+        }
+        let mut chunks: Vec<Option<ArrowColumnChunk>> = (0..n).map(|_| None).collect();
+        for _ in 0..n {
+            let (i, chunk) = self
+                .done
+                .recv()
+                .map_err(|_| ParquetError::General("the column encoders stopped".into()))?;
+            chunks[i] = Some(chunk?);
+        }
+        Ok(chunks
+            .into_iter()
+            .map(|c| c.expect("every column encoded"))
+            .collect())
+    }
+}
+
+impl Drop for Encoders {
+    fn drop(&mut self) {
+        self.jobs = None; // the threads stop once the queue is empty
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
 fn write_row_group(
     writer: &mut SerializedFileWriter<File>,
     factory: &ArrowRowGroupWriterFactory,
+    encoders: &Encoders,
     schema: &SchemaRef,
     index: usize,
     batches: &[RecordBatch],
@@ -152,40 +242,9 @@ fn write_row_group(
             }
         }
     }
-    // Largest columns first, so the threads finish together.
-    let mut order: Vec<usize> = (0..writers.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(bytes[i]));
-    let jobs: Vec<Mutex<Option<Job>>> = writers
-        .into_iter()
-        .zip(leaves)
-        .map(|job| Mutex::new(Some(job)))
-        .collect();
-    let chunks: Vec<Mutex<Option<Result<ArrowColumnChunk>>>> =
-        (0..jobs.len()).map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let threads = encoder_threads().min(jobs.len()).max(1);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let at = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = order.get(at) else { break };
-                    let (mut w, leaves) = jobs[i].lock().expect("lock").take().expect("once");
-                    let result = leaves
-                        .iter()
-                        .try_for_each(|l| w.write(l))
-                        .and_then(|()| w.close());
-                    *chunks[i].lock().expect("lock") = Some(result);
-                }
-            });
-        }
-    });
+    let chunks = encoders.encode(writers.into_iter().zip(leaves).collect(), &bytes)?;
     let mut row_group = writer.next_row_group()?;
     for chunk in chunks {
-        let chunk = chunk
-            .into_inner()
-            .expect("lock")
-            .expect("every column encoded")?;
         chunk.append_to_row_group(&mut row_group)?;
     }
     row_group.close()?;
