@@ -197,18 +197,20 @@ impl Encoders {
                 .send(job)
                 .map_err(|_| ParquetError::General("the column encoders stopped".into()))?;
         }
-        let mut chunks: Vec<Option<ArrowColumnChunk>> = (0..n).map(|_| None).collect();
+        // Every column's result is taken, failed or not, so none is left for the next
+        // row group to mistake for its own.
+        let mut chunks: Vec<Option<Result<ArrowColumnChunk>>> = (0..n).map(|_| None).collect();
         for _ in 0..n {
             let (i, chunk) = self
                 .done
                 .recv()
                 .map_err(|_| ParquetError::General("the column encoders stopped".into()))?;
-            chunks[i] = Some(chunk?);
+            chunks[i] = Some(chunk);
         }
-        Ok(chunks
+        chunks
             .into_iter()
             .map(|c| c.expect("every column encoded"))
-            .collect())
+            .collect()
     }
 }
 
