@@ -155,7 +155,7 @@ impl Dedup {
             writer.into_inner().map_err(|e| e.into_error())?;
             paths.push(self.dir.join(format!("ids-{p:03}")));
         }
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let threads = crate::worker_threads();
         let rows: Vec<std::io::Result<Vec<u64>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {

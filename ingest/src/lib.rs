@@ -27,3 +27,9 @@ pub use retry::RetryPolicy;
 pub use source::{SourceData, SourceFile};
 pub use stage::ParquetLayout;
 pub use vacuum::{VacuumReport, vacuum};
+
+/// Threads for work split into independent pieces (CSV chunks to normalise, duplicate
+/// index partitions to sort): the machine's cores, at least one, at most eight.
+pub(crate) fn worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}

@@ -875,7 +875,7 @@ fn read_csv_parallel(
     kept: Kept<'_>,
     output: &mut Output<'_, '_>,
 ) -> Result<ReadSummary> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let workers = crate::worker_threads();
     let family = output.family;
     std::thread::scope(|scope| {
         let (work_tx, work_rx) = sync_channel::<(u64, csv::CsvChunk)>(workers * 2);
