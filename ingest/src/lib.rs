@@ -14,6 +14,7 @@ mod parquet_out;
 pub mod progress;
 pub mod readers;
 pub mod retry;
+mod rollup_spill;
 pub mod samples;
 pub mod source;
 pub mod stage;

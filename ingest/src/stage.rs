@@ -16,7 +16,7 @@ use std::time::Instant;
 use arrow::array::{Int64Builder, RecordBatch, StringBuilder};
 use ess_schemas::arrow_schema::{OrganisationBatchBuilder, organisation_schema, quarantine_schema};
 use ess_schemas::layout::FileReport;
-use ess_schemas::rollup::{RollupBuilder, rollup_schema};
+use ess_schemas::rollup::{RollupBuilder, RollupKeyer, RollupRows, rollup_schema};
 use ess_schemas::{Family, QualityFlag, reference};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -30,6 +30,7 @@ use crate::parquet_out::ParallelWriter;
 use crate::progress::Progress;
 use crate::readers::text::{TextEncoding, detect_encoding};
 use crate::readers::{CountingReader, ReadSummary, RowSink, csv, json, xlsx};
+use crate::rollup_spill::{FileSpill, ROLLUP_BUDGET};
 use crate::source::{HashingReader, LocalData};
 
 /// Rows per record batch (of normalised rows, and of the quarantine).
@@ -53,7 +54,7 @@ impl Default for ParquetLayout {
     fn default() -> Self {
         ParquetLayout {
             rows_per_file: 4_000_000,
-            row_group_rows: 64 * 1024,
+            row_group_rows: 32 * 1024,
         }
     }
 }
@@ -208,16 +209,21 @@ fn write_rows(
     let quarantine_path = dir.join("quarantine.parquet");
     let quarantine_file = File::create(&quarantine_path).map_err(staging_err(&quarantine_path))?;
     let mut quarantine = QuarantineWriter {
+        // Row groups of one batch: the writer holds no more than that of rejected rows
+        // (their raw values are long), however many a file has.
         writer: ArrowWriter::try_new(
             quarantine_file,
             quarantine_schema(),
-            Some(writer_properties(&layout)),
+            Some(writer_properties(&ParquetLayout {
+                row_group_rows: BATCH_ROWS,
+                ..layout
+            })),
         )
         .map_err(parquet_err("the quarantine"))?,
         builder: QuarantineBuilder::default(),
         rows: 0,
     };
-    let mut organisations = FinalWriter::new(dir, layout, part_done);
+    let mut organisations = FinalWriter::new(dir, layout, part_done)?;
     let mut files = Vec::with_capacity(sources.len());
     for (source, survey) in sources.iter().zip(surveys) {
         let started = Instant::now();
@@ -515,6 +521,7 @@ struct FinalWriter<'p> {
     layout: ParquetLayout,
     props: WriterProperties,
     rollup: RollupBuilder,
+    spill_path: PathBuf,
     parts: Vec<PathBuf>,
     writer: Option<ParallelWriter>,
     in_part: usize,
@@ -522,22 +529,25 @@ struct FinalWriter<'p> {
 }
 
 impl<'p> FinalWriter<'p> {
-    fn new(dir: &Path, layout: ParquetLayout, part_done: PartDone<'p>) -> Self {
-        FinalWriter {
+    fn new(dir: &Path, layout: ParquetLayout, part_done: PartDone<'p>) -> Result<Self> {
+        let spill_path = dir.join("rollup-spill");
+        let spill = FileSpill::create(&spill_path).map_err(staging_err(&spill_path))?;
+        Ok(FinalWriter {
             part_done,
             dir: dir.to_owned(),
             layout,
             props: writer_properties(&layout),
-            rollup: RollupBuilder::default(),
+            rollup: RollupBuilder::with_spill(Box::new(spill), ROLLUP_BUDGET),
+            spill_path,
             parts: Vec::new(),
             writer: None,
             in_part: 0,
             total: 0,
-        }
+        })
     }
 
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.rollup.add(batch);
+    fn write(&mut self, batch: &RecordBatch, rollup: RollupRows) -> Result<()> {
+        self.rollup.add_rows(rollup);
         if self.writer.is_none() || self.in_part >= self.layout.rows_per_file {
             self.close_part()?;
             let path = self
@@ -596,6 +606,16 @@ impl<'p> FinalWriter<'p> {
             .into_iter()
             .filter_map(|(f, n)| Family::parse(&f).map(|f| (f, n)))
             .collect();
+        if let Some(source) = self.rollup.take_spill_error() {
+            return Err(IngestError::Staging {
+                path: self.spill_path,
+                source,
+            });
+        }
+        tracing::debug!(
+            groups_spilled = self.rollup.spilled_groups(),
+            "rollup accumulated"
+        );
         let rollup_path = self.dir.join("rollup.parquet");
         let f = File::create(&rollup_path).map_err(staging_err(&rollup_path))?;
         let mut w = ArrowWriter::try_new(f, rollup_schema(), Some(self.props))
@@ -604,6 +624,7 @@ impl<'p> FinalWriter<'p> {
             .finish_into(self.layout.row_group_rows, |batch| w.write(&batch))
             .map_err(parquet_err("the rollup"))?;
         w.close().map_err(parquet_err("the rollup"))?;
+        let _ = std::fs::remove_file(&self.spill_path);
         Ok(FinalFiles {
             parts: self.parts,
             organisations: self.total,
@@ -699,6 +720,8 @@ struct RejectedRow {
 struct Normalised {
     /// The accepted rows that stay (not superseded).
     batch: Option<RecordBatch>,
+    /// The same rows keyed for the rollup.
+    rollup: Option<RollupRows>,
     rejected: Vec<RejectedRow>,
     accepted: u64,
     /// [`row_check`] summed over the accepted rows.
@@ -717,6 +740,7 @@ struct RowWorker<'a> {
     next_row: u64,
     normalizer: Normalizer<'static>,
     builder: OrganisationBatchBuilder,
+    keyer: RollupKeyer,
     out: Normalised,
 }
 
@@ -729,6 +753,7 @@ impl<'a> RowWorker<'a> {
             next_row: kept.first_row,
             normalizer: Normalizer::new(reference()),
             builder: OrganisationBatchBuilder::default(),
+            keyer: RollupKeyer::default(),
             out: Normalised::default(),
         }
     }
@@ -741,6 +766,7 @@ impl<'a> RowWorker<'a> {
     fn take(&mut self) -> Normalised {
         if !self.builder.is_empty() {
             self.out.batch = Some(self.builder.finish());
+            self.out.rollup = Some(self.keyer.take());
         }
         std::mem::take(&mut self.out)
     }
@@ -763,6 +789,7 @@ impl RowSink for RowWorker<'_> {
                 self.out.check = self.out.check.wrapping_add(row_check(number, id));
                 if !self.kept.superseded.contains(number) {
                     self.builder.push_ref(&org);
+                    self.keyer.push(&org);
                 }
                 None
             }
@@ -816,8 +843,8 @@ impl Output<'_, '_> {
                 .push(self.family, self.file, r.row, &r.rejection, &r.raw)?;
         }
         self.progress.add_rows(run.accepted + rejected);
-        if let Some(batch) = run.batch {
-            self.organisations.write(&batch)?;
+        if let (Some(batch), Some(rollup)) = (run.batch, run.rollup) {
+            self.organisations.write(&batch, rollup)?;
         }
         Ok(())
     }

@@ -6,7 +6,6 @@
 //! scanning organisations. Written at publish time; far smaller than the table.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{
@@ -17,6 +16,7 @@ use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef}
 use crate::arrow_schema::col;
 use crate::interner::Interner;
 use crate::measures::{Sums, col as m};
+use crate::organisation::OrganisationRef;
 
 /// The rollup's schema: the six dimension columns (named as in the organisations
 /// table), then the measure columns of [`crate::measures::col::ALL`].
@@ -52,18 +52,16 @@ type KeyRef<'a> = (
     &'a str,
 );
 
-/// A group while accumulating: each text dimension as an index into its interner
-/// (0 stands for null), so adding a row allocates nothing.
+/// A group while accumulating: family, region, province, sector and status as indexes
+/// into their interners (0 stands for null), then the year (shifted so that 0 stays
+/// free for null), so adding a row allocates nothing.
 type IdKey = [u32; 6];
 
-/// Partitions of the groups (by a hash of their key). There are up to a few hundred
-/// thousand groups (bounded by the reference data, not by rows); one table of them is
-/// tens of MiB, and a row added straight to it is a cache miss or two. Rows are instead
-/// appended to their partition's short queue, which is added to the partition's table
-/// (a few thousand groups: in cache) when full.
-const PARTITIONS: usize = 64;
 /// Rows queued per partition before they are added to its table.
-const QUEUED: usize = 512;
+const QUEUED: usize = 256;
+
+/// Bytes of one group in a spilled run: its key, then its nine sums.
+const GROUP_BYTES: usize = 6 * 4 + 9 * 8;
 
 /// A row waiting in its partition's queue: its group and its measures (null as 0).
 #[derive(Debug, Clone, Copy)]
@@ -75,14 +73,74 @@ struct Queued {
     gender_known: bool,
 }
 
+fn add_sums(s: &mut Sums, o: &Sums) {
+    s.organisations += o.organisations;
+    s.members += o.members;
+    s.members_women += o.members_women;
+    s.employees += o.employees;
+    s.employees_women += o.employees_women;
+    s.employees_men += o.employees_men;
+    s.gender_known += o.gender_known;
+    s.gender_known_women += o.gender_known_women;
+    s.gender_known_men += o.gender_known_men;
+}
+
+fn sums_array(s: &Sums) -> [i64; 9] {
+    [
+        s.organisations,
+        s.members,
+        s.members_women,
+        s.employees,
+        s.employees_women,
+        s.employees_men,
+        s.gender_known,
+        s.gender_known_women,
+        s.gender_known_men,
+    ]
+}
+
+fn sums_from(v: [i64; 9]) -> Sums {
+    let [
+        organisations,
+        members,
+        members_women,
+        employees,
+        employees_women,
+        employees_men,
+        gender_known,
+        gender_known_women,
+        gender_known_men,
+    ] = v;
+    Sums {
+        organisations,
+        members,
+        members_women,
+        employees,
+        employees_women,
+        employees_men,
+        gender_known,
+        gender_known_women,
+        gender_known_men,
+    }
+}
+
+/// Groups of one family, region and province: the unit the rollup partitions, spills
+/// and sorts by. There are a few hundred partitions at most (bounded by the reference
+/// data), each a few thousand groups (sector × year × status): small enough that a row
+/// added to its table is a cache hit. Rows are appended to a short queue first, added
+/// to the table when it is full.
 #[derive(Debug, Default)]
 struct Partition {
     groups: HashMap<IdKey, Sums, foldhash::fast::FixedState>,
     queue: Vec<Queued>,
+    /// Runs of this partition's groups spilled so far (see [`RollupSpill`]).
+    runs: Vec<u64>,
 }
 
 impl Partition {
-    fn drain_queue(&mut self) {
+    /// Adds the queued rows to the table; returns how many groups it gained.
+    fn drain_queue(&mut self) -> usize {
+        let before = self.groups.len();
         for q in self.queue.drain(..) {
             let s = self.groups.entry(q.key).or_default();
             let [members, members_women, employees, women, men] = q.values;
@@ -98,16 +156,138 @@ impl Partition {
                 s.gender_known_men += men;
             }
         }
+        self.groups.len() - before
+    }
+}
+
+/// Where a [`RollupBuilder`] past its budget puts the groups it stops holding in
+/// memory, and reads them back from when it is finished. The ingest keeps them in a
+/// temporary file; this crate does no I/O.
+pub trait RollupSpill: Send {
+    /// Stores one run of groups (opaque bytes); returns its number for [`Self::read_run`].
+    fn write_run(&mut self, bytes: &[u8]) -> std::io::Result<u64>;
+    /// Reads run `run` back into `out` (which is cleared first).
+    fn read_run(&mut self, run: u64, out: &mut Vec<u8>) -> std::io::Result<()>;
+}
+
+/// The year as the last key word: shifted so that 0 stays free for null.
+fn year_key(year: Option<i32>) -> u32 {
+    year.map_or(0, |y| (y as u32) ^ 0x8000_0000)
+}
+
+/// Keys organisations for the rollup on the thread that normalises them, while their
+/// texts are in that core's cache: each dimension text is numbered by the keyer's own
+/// interners, and [`RollupBuilder::add_rows`] translates the numbers once per text.
+#[derive(Debug)]
+pub struct RollupKeyer {
+    id: u64,
+    texts: [Interner; 5],
+    /// Texts of each interner already handed on.
+    shipped: [usize; 5],
+    rows: Vec<Queued>,
+}
+
+/// Rows keyed by a [`RollupKeyer`], with the texts it numbered since its last ones.
+#[derive(Debug)]
+pub struct RollupRows {
+    keyer: u64,
+    new_texts: [Vec<String>; 5],
+    rows: Vec<Queued>,
+}
+
+impl Default for RollupKeyer {
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        RollupKeyer {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            texts: Default::default(),
+            shipped: [0; 5],
+            rows: Vec::new(),
+        }
+    }
+}
+
+impl RollupKeyer {
+    /// Keys one organisation.
+    pub fn push(&mut self, org: &OrganisationRef<'_>) {
+        let texts = [
+            Some(org.family.as_str()),
+            org.region_code,
+            org.province_code,
+            Some(org.sector_code),
+            Some(org.status.as_str()),
+        ];
+        let mut key: IdKey = [0; 6];
+        for (i, text) in texts.into_iter().enumerate() {
+            key[i] = self.texts[i].id(text);
+        }
+        key[5] = year_key(org.founded_year);
+        self.rows.push(Queued {
+            key,
+            values: [
+                org.members_total.unwrap_or(0),
+                org.members_women.unwrap_or(0),
+                org.employees_total.unwrap_or(0),
+                org.employees_women.unwrap_or(0),
+                org.employees_men.unwrap_or(0),
+            ],
+            gender_known: org.employees_women.is_some() && org.employees_men.is_some(),
+        });
+    }
+
+    /// The rows keyed since the last call, for [`RollupBuilder::add_rows`].
+    pub fn take(&mut self) -> RollupRows {
+        let new_texts = std::array::from_fn(|i| {
+            let interner = &self.texts[i];
+            let texts = (self.shipped[i] + 1..=interner.len())
+                .map(|id| interner.value(id as u32).unwrap_or_default().to_owned())
+                .collect();
+            self.shipped[i] = interner.len();
+            texts
+        });
+        RollupRows {
+            keyer: self.id,
+            new_texts,
+            rows: std::mem::take(&mut self.rows),
+        }
     }
 }
 
 /// Accumulates organisation batches into rollup rows.
-#[derive(Debug, Default)]
+///
+/// Memory: with [`RollupBuilder::with_spill`], at most `budget` groups are held; past
+/// it the groups that met the fewest organisations are written out as runs.
+/// When finished, each partition's runs are read back and summed into it, one
+/// partition at a time, in sort order.
+#[derive(Default)]
 pub struct RollupBuilder {
-    /// [`PARTITIONS`] of them once a row was added.
     partitions: Vec<Partition>,
+    /// The partition of each (family, region, province), by interned ids.
+    partition_of: HashMap<[u32; 3], usize, foldhash::fast::FixedState>,
     /// Interners of family, region, province, sector and status.
     texts: [Interner; 5],
+    /// Per [`RollupKeyer`]: its numbers of each dimension's texts, as ours.
+    translations: HashMap<u64, [Vec<u32>; 5], foldhash::fast::FixedState>,
+    /// Organisations added, by family id.
+    by_family: Vec<u64>,
+    /// Groups held in the partitions' tables.
+    held: usize,
+    spill: Option<(Box<dyn RollupSpill>, usize)>,
+    /// The first spill failure; the groups then stay in memory.
+    spill_error: Option<std::io::Error>,
+    /// Groups written out so far (counted once per run they are in).
+    spilled: u64,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for RollupBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RollupBuilder")
+            .field("partitions", &self.partitions.len())
+            .field("held", &self.held)
+            .field("spilled", &self.spilled)
+            .finish_non_exhaustive()
+    }
 }
 
 fn strings<'a>(batch: &'a RecordBatch, name: &str) -> &'a arrow::array::StringArray {
@@ -129,8 +309,20 @@ fn text_at(a: &arrow::array::StringArray, row: usize) -> Option<&str> {
 }
 
 impl RollupBuilder {
+    /// A builder that holds at most `budget` groups in memory, spilling the rest to
+    /// `spill`.
+    pub fn with_spill(spill: Box<dyn RollupSpill>, budget: usize) -> Self {
+        RollupBuilder {
+            spill: Some((spill, budget.max(1))),
+            ..RollupBuilder::default()
+        }
+    }
+
     /// Adds the organisations of a batch of the canonical schema.
     pub fn add(&mut self, batch: &RecordBatch) {
+        if batch.num_rows() == 0 {
+            return;
+        }
         let columns = [
             strings(batch, col::FAMILY),
             strings(batch, col::REGION_CODE),
@@ -150,27 +342,13 @@ impl RollupBuilder {
         let v = |a: &arrow::array::Int64Array, row: usize| {
             if a.is_valid(row) { a.value(row) } else { 0 }
         };
-        if batch.num_rows() == 0 {
-            return;
-        }
-        if self.partitions.is_empty() {
-            self.partitions = (0..PARTITIONS).map(|_| Partition::default()).collect();
-        }
-        // Not the tables' own hasher: the partition must not fix bits a table uses.
-        let spread = foldhash::fast::FixedState::with_seed(0x726f_6c6c_7570);
         for row in 0..batch.num_rows() {
             let mut key: IdKey = [0; 6];
             for (i, column) in columns.iter().enumerate() {
                 key[i] = self.texts[i].id(text_at(column, row));
             }
-            // The year, shifted so that 0 stays free for null.
-            key[5] = if year.is_valid(row) {
-                (year.value(row) as u32) ^ 0x8000_0000
-            } else {
-                0
-            };
-            let partition = &mut self.partitions[(spread.hash_one(key) >> 58) as usize];
-            partition.queue.push(Queued {
+            key[5] = year_key(year.is_valid(row).then(|| year.value(row)));
+            self.push(Queued {
                 key,
                 values: [
                     v(members, row),
@@ -181,21 +359,138 @@ impl RollupBuilder {
                 ],
                 gender_known: women.is_valid(row) && men.is_valid(row),
             });
-            if partition.queue.len() >= QUEUED {
-                partition.drain_queue();
+        }
+    }
+
+    /// Adds rows keyed where they were normalised (see [`RollupKeyer`]).
+    pub fn add_rows(&mut self, rows: RollupRows) {
+        // The keyer's numbers, translated to this builder's once per text.
+        let mut to_ours = self.translations.remove(&rows.keyer).unwrap_or_default();
+        for (i, texts) in rows.new_texts.iter().enumerate() {
+            for text in texts {
+                to_ours[i].push(self.texts[i].id(Some(text)));
             }
         }
-    }
-
-    /// Every group, once the queues are drained.
-    fn groups(&mut self) -> impl Iterator<Item = (&IdKey, &Sums)> {
-        for p in &mut self.partitions {
-            p.drain_queue();
+        for mut q in rows.rows {
+            for (i, id) in q.key[..5].iter_mut().enumerate() {
+                if *id != 0 {
+                    *id = to_ours[i][*id as usize - 1];
+                }
+            }
+            self.push(q);
         }
-        self.partitions.iter().flat_map(|p| &p.groups)
+        self.translations.insert(rows.keyer, to_ours);
     }
 
-    /// A group's key, borrowing the interned texts (for sorting without copies).
+    fn push(&mut self, q: Queued) {
+        let family = q.key[0] as usize;
+        if self.by_family.len() <= family {
+            self.by_family.resize(family + 1, 0);
+        }
+        self.by_family[family] += 1;
+        let next = self.partitions.len();
+        let p = *self
+            .partition_of
+            .entry([q.key[0], q.key[1], q.key[2]])
+            .or_insert(next);
+        if p == next {
+            self.partitions.push(Partition::default());
+        }
+        let partition = &mut self.partitions[p];
+        partition.queue.push(q);
+        if partition.queue.len() >= QUEUED {
+            self.held += partition.drain_queue();
+            self.spill_if_over_budget();
+        }
+    }
+
+    /// Past the budget, writes out the groups that have met the fewest organisations
+    /// (those with at most 1, then 2, 4, … until a quarter of the budget is free): the
+    /// frequent groups stay, so few rows land in a group that is not in memory.
+    fn spill_if_over_budget(&mut self) {
+        let Some((_, budget)) = &self.spill else {
+            return;
+        };
+        let budget = *budget;
+        if self.held <= budget || self.spill_error.is_some() {
+            return;
+        }
+        let mut most = 1;
+        while self.held > budget - budget / 4 {
+            for p in 0..self.partitions.len() {
+                if let Err(e) = self.spill_partition(p, most) {
+                    self.spill_error = Some(e);
+                    return;
+                }
+            }
+            most *= 2;
+        }
+    }
+
+    /// Writes out the groups of partition `p` that have met at most `most`
+    /// organisations, as one run.
+    fn spill_partition(&mut self, p: usize, most: i64) -> std::io::Result<()> {
+        let Some((spill, _)) = &mut self.spill else {
+            return Ok(());
+        };
+        let partition = &mut self.partitions[p];
+        let buf = &mut self.buf;
+        buf.clear();
+        let before = partition.groups.len();
+        partition.groups.retain(|key, sums| {
+            if sums.organisations > most {
+                return true;
+            }
+            for k in key {
+                buf.extend_from_slice(&k.to_le_bytes());
+            }
+            for v in sums_array(sums) {
+                buf.extend_from_slice(&v.to_le_bytes());
+            }
+            false
+        });
+        let n = before - partition.groups.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let run = spill.write_run(buf)?;
+        partition.runs.push(run);
+        // `retain` keeps the table's memory.
+        partition.groups.shrink_to_fit();
+        self.held -= n;
+        self.spilled += n as u64;
+        Ok(())
+    }
+
+    /// The first failure to spill, if any (the groups then stayed in memory).
+    pub fn take_spill_error(&mut self) -> Option<std::io::Error> {
+        self.spill_error.take()
+    }
+
+    /// Groups written out to the spill so far, counted once per run they are in.
+    pub fn spilled_groups(&self) -> u64 {
+        self.spilled
+    }
+
+    /// Organisations added so far, per family (as written in the `family` column).
+    pub fn organisations_by_family(&self) -> HashMap<String, u64> {
+        self.by_family
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(id, n)| {
+                let family = self.texts[0].value(id as u32).unwrap_or_default();
+                (family.to_owned(), *n)
+            })
+            .collect()
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.partitions.is_empty()
+    }
+
+    /// A group's key, borrowing the interned texts.
     fn key(&self, id: &IdKey) -> KeyRef<'_> {
         let text = |i: usize| self.texts[i].value(id[i]);
         (
@@ -208,36 +503,14 @@ impl RollupBuilder {
         )
     }
 
-    /// Organisations added so far, per family (as written in the `family` column).
-    pub fn organisations_by_family(&mut self) -> HashMap<String, u64> {
-        let mut by_id: HashMap<u32, u64> = HashMap::new();
-        for (key, sums) in self.groups() {
-            *by_id.entry(key[0]).or_default() += sums.organisations as u64;
-        }
-        by_id
-            .into_iter()
-            .map(|(id, n)| (self.texts[0].value(id).unwrap_or_default().to_owned(), n))
-            .collect()
-    }
-
-    /// Rollup rows so far.
-    pub fn len(&mut self) -> usize {
-        self.groups().count()
-    }
-
-    /// Whether nothing was added.
-    pub fn is_empty(&self) -> bool {
-        self.partitions.is_empty()
-    }
-
-    /// The rollup as one batch, sorted by its dimensions.
+    /// The rollup as one batch, sorted by its dimensions (without a spill).
     pub fn finish(self) -> RecordBatch {
         let mut batches = Vec::new();
         self.finish_into(usize::MAX, |b| {
             batches.push(b);
-            Ok::<_, std::convert::Infallible>(())
+            Ok::<_, std::io::Error>(())
         })
-        .unwrap_or_else(|never| match never {});
+        .expect("no spill to read back");
         match batches.pop() {
             Some(batch) => batch,
             None => RecordBatch::new_empty(rollup_schema()),
@@ -245,32 +518,74 @@ impl RollupBuilder {
     }
 
     /// The rollup, sorted by its dimensions, handed to `emit` in batches of up to
-    /// `rows` rows: only the sort order (16 bytes a group) and one batch are built at
-    /// a time, not a copy of every group.
-    pub fn finish_into<E>(
+    /// `rows` rows. Partitions are taken one at a time in sort order: a partition's
+    /// spilled runs are read back and summed into its table, its groups sorted and
+    /// emitted, and the table freed.
+    pub fn finish_into<E: From<std::io::Error>>(
         mut self,
         rows: usize,
         mut emit: impl FnMut(RecordBatch) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.groups().for_each(drop);
+        if let Some(e) = self.spill_error.take() {
+            return Err(e.into());
+        }
+        let rows = rows.max(1);
         // Each interned text's rank among its dimension's texts (0 for null, first).
         let ranks = self.texts.each_ref().map(Interner::ranks);
-        let sort_key = |id: &IdKey| {
-            let rank = |i: usize| ranks[i][id[i] as usize];
-            // As [`KeyRef`] orders: family, region, province, sector, year, status.
-            (rank(0), rank(1), rank(2), rank(3), id[5], rank(4))
-        };
-        let mut order: Vec<(&IdKey, &Sums)> =
-            self.partitions.iter().flat_map(|p| &p.groups).collect();
-        order.sort_unstable_by_key(|(id, _)| sort_key(id));
-        for slice in order.chunks(rows.max(1)) {
-            emit(self.batch(slice))?;
+        let mut order: Vec<([u32; 3], usize)> = self
+            .partition_of
+            .iter()
+            .map(|(k, p)| ([k[0], k[1], k[2]], *p))
+            .collect();
+        order.sort_unstable_by_key(|(k, _)| {
+            (
+                ranks[0][k[0] as usize],
+                ranks[1][k[1] as usize],
+                ranks[2][k[2] as usize],
+            )
+        });
+        let mut pending: Vec<(IdKey, Sums)> = Vec::with_capacity(rows.min(1 << 16));
+        let mut run = Vec::new();
+        for (_, p) in order {
+            let mut partition = std::mem::take(&mut self.partitions[p]);
+            partition.drain_queue();
+            if let Some((spill, _)) = &mut self.spill {
+                for id in std::mem::take(&mut partition.runs) {
+                    spill.read_run(id, &mut run)?;
+                    for g in run.chunks_exact(GROUP_BYTES) {
+                        let word = |i: usize| {
+                            u32::from_le_bytes(g[i * 4..i * 4 + 4].try_into().expect("4 bytes"))
+                        };
+                        let key: IdKey = std::array::from_fn(word);
+                        let sums = sums_from(std::array::from_fn(|i| {
+                            let at = 24 + i * 8;
+                            i64::from_le_bytes(g[at..at + 8].try_into().expect("8 bytes"))
+                        }));
+                        add_sums(partition.groups.entry(key).or_default(), &sums);
+                    }
+                }
+            }
+            let mut groups: Vec<(IdKey, Sums)> = partition.groups.into_iter().collect();
+            // Within a partition (one family, region, province): sector, year, status.
+            groups.sort_unstable_by_key(|(id, _)| {
+                (ranks[3][id[3] as usize], id[5], ranks[4][id[4] as usize])
+            });
+            for g in groups {
+                pending.push(g);
+                if pending.len() == rows {
+                    emit(self.batch(&pending))?;
+                    pending.clear();
+                }
+            }
+        }
+        if !pending.is_empty() {
+            emit(self.batch(&pending))?;
         }
         Ok(())
     }
 
     /// Rollup rows for these groups, in this order.
-    fn batch(&self, groups: &[(&IdKey, &Sums)]) -> RecordBatch {
+    fn batch(&self, groups: &[(IdKey, Sums)]) -> RecordBatch {
         let n = groups.len();
         let mut family = StringBuilder::with_capacity(n, n * 12);
         let mut region = StringBuilder::with_capacity(n, n * 5);
@@ -362,12 +677,12 @@ mod tests {
         b.push(&org("3", None, Some(1), Some(1)));
         let mut r = RollupBuilder::default();
         r.add(&b.finish());
-        assert_eq!(r.len(), 2);
         assert_eq!(
             r.organisations_by_family(),
             HashMap::from([("cooperative".to_owned(), 3)])
         );
         let batch = r.finish();
+        assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.schema(), rollup_schema());
         let orgs = batch
             .column_by_name(m::ORGANISATIONS)
@@ -421,8 +736,8 @@ mod tests {
             }
         }
         r.add(&b.finish());
-        assert_eq!(r.len(), expected.len());
         let batch = r.finish();
+        assert_eq!(batch.num_rows(), expected.len());
         let region = batch
             .column_by_name(col::REGION_CODE)
             .unwrap()
@@ -460,19 +775,156 @@ mod tests {
         assert_eq!(got, expected);
     }
 
-    fn varied_rollup() -> RollupBuilder {
+    /// Organisations over many groups: regions, provinces, sectors, years, statuses and
+    /// two families, some unknown.
+    fn varied_batches() -> Vec<RecordBatch> {
+        let mut batches = Vec::new();
         let mut b = OrganisationBatchBuilder::default();
-        for i in 0..500i64 {
+        for i in 0..20_000i64 {
             let region = ["MA-09", "MA-01", "MA-10", "MA-1"][i as usize % 4];
-            let mut o = org(&i.to_string(), (i % 5 != 0).then_some(region), None, None);
-            o.founded_year = (i % 7 != 0).then_some(1990 + (i % 13) as i32 - 6);
+            let mut o = org(
+                &i.to_string(),
+                (i % 5 != 0).then_some(region),
+                Some(i % 3),
+                None,
+            );
+            o.province_code = (i % 3 != 0).then(|| format!("P{}", i % 2));
+            o.founded_year = (i % 7 != 0).then_some(1990 + (i % 53) as i32 - 6);
             o.sector_code = ["ARGAN", "AGRI", "B"][i as usize % 3].into();
             o.status = [Status::Active, Status::Dissolved][i as usize % 2];
+            if i % 9 == 0 {
+                o.family = Family::Association;
+            }
+            o.members_total = Some(i);
             b.push(&o);
+            if b.len() == 701 {
+                batches.push(b.finish());
+            }
         }
+        batches.push(b.finish());
+        batches
+    }
+
+    fn varied_rollup() -> RollupBuilder {
         let mut r = RollupBuilder::default();
-        r.add(&b.finish());
+        for b in varied_batches() {
+            r.add(&b);
+        }
         r
+    }
+
+    #[test]
+    fn rows_keyed_by_several_keyers_sum_as_batches_do() {
+        let mut expected = RollupBuilder::default();
+        let mut keyed = RollupBuilder::default();
+        let mut keyers = [RollupKeyer::default(), RollupKeyer::default()];
+        let mut b = OrganisationBatchBuilder::default();
+        for i in 0..3_000i64 {
+            let region = ["MA-09", "MA-01", "MA-10"][i as usize % 3];
+            let mut o = org(
+                &i.to_string(),
+                (i % 5 != 0).then_some(region),
+                Some(i % 4),
+                None,
+            );
+            o.province_code = (i % 4 == 0).then(|| format!("P{}", i % 7));
+            o.sector_code = ["ARGAN", "AGRI", "B", "C"][i as usize % 4].into();
+            o.founded_year = (i % 6 != 0).then_some(1950 + (i % 61) as i32);
+            o.employees_men = (i % 3 == 0).then_some(i % 5);
+            o.members_women = Some(i % 8);
+            if i % 10 == 0 {
+                o.family = Family::Mutual;
+            }
+            b.push(&o);
+            // Each keyer sees different texts first; rows are handed on at odd times.
+            let k = &mut keyers[(i / 7 % 2) as usize];
+            k.push(&o.borrowed());
+            if i % 97 == 0 {
+                keyed.add_rows(k.take());
+            }
+        }
+        expected.add(&b.finish());
+        for k in &mut keyers {
+            keyed.add_rows(k.take());
+        }
+        assert_eq!(
+            keyed.organisations_by_family(),
+            expected.organisations_by_family()
+        );
+        assert_eq!(keyed.finish(), expected.finish());
+    }
+
+    /// A spill in memory that counts its runs.
+    #[derive(Default)]
+    struct MemorySpill(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+    impl RollupSpill for MemorySpill {
+        fn write_run(&mut self, bytes: &[u8]) -> std::io::Result<u64> {
+            let mut runs = self.0.lock().unwrap();
+            runs.push(bytes.to_vec());
+            Ok(runs.len() as u64 - 1)
+        }
+        fn read_run(&mut self, run: u64, out: &mut Vec<u8>) -> std::io::Result<()> {
+            out.clear();
+            out.extend_from_slice(&self.0.lock().unwrap()[run as usize]);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_rollup_over_its_budget_spills_and_finishes_as_one_that_held_everything() {
+        let whole = varied_rollup().finish();
+        assert!(whole.num_rows() > 1_000, "{}", whole.num_rows());
+        for budget in [1, 50, 400] {
+            let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let mut r = RollupBuilder::with_spill(Box::new(MemorySpill(runs.clone())), budget);
+            for b in varied_batches() {
+                r.add(&b);
+            }
+            assert!(r.spilled_groups() > 0, "budget {budget}");
+            assert!(r.held <= budget + QUEUED, "budget {budget}: {}", r.held);
+            assert_eq!(
+                r.organisations_by_family(),
+                HashMap::from([
+                    ("cooperative".to_owned(), 17_777),
+                    ("association".to_owned(), 2_223)
+                ])
+            );
+            let mut slices = Vec::new();
+            r.finish_into(97, |b| {
+                slices.push(b);
+                Ok::<_, std::io::Error>(())
+            })
+            .unwrap();
+            assert!(runs.lock().unwrap().len() > 1);
+            assert!(slices.iter().all(|b| b.num_rows() <= 97));
+            let joined = arrow::compute::concat_batches(&rollup_schema(), &slices).unwrap();
+            assert_eq!(joined, whole, "budget {budget}");
+        }
+    }
+
+    /// A spill whose writes fail.
+    struct RefusingSpill;
+
+    impl RollupSpill for RefusingSpill {
+        fn write_run(&mut self, _bytes: &[u8]) -> std::io::Result<u64> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn read_run(&mut self, _run: u64, _out: &mut Vec<u8>) -> std::io::Result<()> {
+            unreachable!("nothing was written")
+        }
+    }
+
+    #[test]
+    fn a_failed_spill_is_reported_when_finishing() {
+        let mut r = RollupBuilder::with_spill(Box::new(RefusingSpill), 10);
+        for b in varied_batches() {
+            r.add(&b);
+        }
+        let err = r
+            .finish_into(100, |_| Ok::<_, std::io::Error>(()))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
     }
 
     #[test]
@@ -504,7 +956,7 @@ mod tests {
         varied_rollup()
             .finish_into(7, |b| {
                 slices.push(b);
-                Ok::<_, ()>(())
+                Ok::<_, std::io::Error>(())
             })
             .unwrap();
         assert!(slices.iter().all(|b| b.num_rows() <= 7));
