@@ -44,9 +44,9 @@ const PAGE_ROWS: usize = 4096;
 pub struct ParquetLayout {
     /// Rows per Parquet file.
     pub rows_per_file: usize,
-    /// Rows per row group. 64 Ki by default: the writer holds about two row groups
-    /// (one filling, one being encoded); at 128 Ki the ingest's peak memory was ~40 MiB
-    /// higher for the same time (BENCHMARKS.md).
+    /// Rows per row group. 32 Ki by default: the writer holds about two row groups
+    /// (one filling, one being encoded); at 64 Ki the ingest's peak memory was ~25 MiB
+    /// higher for the same time, at 128 Ki ~65 MiB (BENCHMARKS.md).
     pub row_group_rows: usize,
 }
 
