@@ -74,17 +74,11 @@ struct Queued {
 }
 
 fn add_sums(s: &mut Sums, o: &Sums) {
-    s.organisations += o.organisations;
-    s.members += o.members;
-    s.members_women += o.members_women;
-    s.employees += o.employees;
-    s.employees_women += o.employees_women;
-    s.employees_men += o.employees_men;
-    s.gender_known += o.gender_known;
-    s.gender_known_women += o.gender_known_women;
-    s.gender_known_men += o.gender_known_men;
+    let (a, b) = (sums_array(s), sums_array(o));
+    *s = sums_from(std::array::from_fn(|i| a[i] + b[i]));
 }
 
+/// The sums in the order of [`crate::measures::col::ALL`] (the rollup's columns).
 fn sums_array(s: &Sums) -> [i64; 9] {
     [
         s.organisations,
@@ -604,18 +598,7 @@ impl RollupBuilder {
             sector.append_value(s);
             year.append_option(y);
             status.append_value(st);
-            let values = [
-                sums.organisations,
-                sums.members,
-                sums.members_women,
-                sums.employees,
-                sums.employees_women,
-                sums.employees_men,
-                sums.gender_known,
-                sums.gender_known_women,
-                sums.gender_known_men,
-            ];
-            for (b, v) in measures.iter_mut().zip(values) {
+            for (b, v) in measures.iter_mut().zip(sums_array(sums)) {
                 b.append_value(v);
             }
         }
