@@ -6,7 +6,8 @@
 -- Where SQL approximates: the matching key is strip_accents/lower/regexp (ess: NFKC,
 -- case folding, Arabic folding); source_row is the record's position + 1, not its
 -- line (ess counts the lines of quoted line breaks and blank lines). bench.py checks
--- that both find the same organisations, members and rejected rows.
+-- that both find the same organisations, sums, and counts by region, province,
+-- sector, year, status and quality flags.
 
 SET preserve_insertion_order = true;
 
