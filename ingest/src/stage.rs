@@ -718,10 +718,9 @@ struct RejectedRow {
 /// What normalising a run of consecutive rows of one file produced, in row order.
 #[derive(Debug, Default)]
 struct Normalised {
-    /// The accepted rows that stay (not superseded).
-    batch: Option<RecordBatch>,
-    /// The same rows keyed for the rollup.
-    rollup: Option<RollupRows>,
+    /// The accepted rows that stay (not superseded), and the same rows keyed for the
+    /// rollup.
+    kept: Option<(RecordBatch, RollupRows)>,
     rejected: Vec<RejectedRow>,
     accepted: u64,
     /// [`row_check`] summed over the accepted rows.
@@ -765,8 +764,7 @@ impl<'a> RowWorker<'a> {
 
     fn take(&mut self) -> Normalised {
         if !self.builder.is_empty() {
-            self.out.batch = Some(self.builder.finish());
-            self.out.rollup = Some(self.keyer.take());
+            self.out.kept = Some((self.builder.finish(), self.keyer.take()));
         }
         std::mem::take(&mut self.out)
     }
@@ -843,7 +841,7 @@ impl Output<'_, '_> {
                 .push(self.family, self.file, r.row, &r.rejection, &r.raw)?;
         }
         self.progress.add_rows(run.accepted + rejected);
-        if let (Some(batch), Some(rollup)) = (run.batch, run.rollup) {
+        if let Some((batch, rollup)) = run.kept {
             self.organisations.write(&batch, rollup)?;
         }
         Ok(())

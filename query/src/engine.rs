@@ -531,17 +531,11 @@ fn sums_at(batch: &RecordBatch, row: usize) -> Result<Sums> {
             })?;
         Ok(if a.is_null(row) { 0 } else { a.value(row) })
     };
-    Ok(Sums {
-        organisations: v(m::ORGANISATIONS)?,
-        members: v(m::MEMBERS)?,
-        members_women: v(m::MEMBERS_WOMEN)?,
-        employees: v(m::EMPLOYEES)?,
-        employees_women: v(m::EMPLOYEES_WOMEN)?,
-        employees_men: v(m::EMPLOYEES_MEN)?,
-        gender_known: v(m::GENDER_KNOWN)?,
-        gender_known_women: v(m::GENDER_KNOWN_WOMEN)?,
-        gender_known_men: v(m::GENDER_KNOWN_MEN)?,
-    })
+    let mut values = [0; m::ALL.len()];
+    for (value, name) in values.iter_mut().zip(m::ALL) {
+        *value = v(name)?;
+    }
+    Ok(Sums::from_array(values))
 }
 
 fn group_key(batch: &RecordBatch, dims: &[Dimension], row: usize) -> Result<GroupKey> {

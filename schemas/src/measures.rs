@@ -30,6 +30,47 @@ pub struct Sums {
 }
 
 impl Sums {
+    /// The sums in the order of [`col::ALL`] (the measure columns).
+    pub fn to_array(&self) -> [i64; 9] {
+        [
+            self.organisations,
+            self.members,
+            self.members_women,
+            self.employees,
+            self.employees_women,
+            self.employees_men,
+            self.gender_known,
+            self.gender_known_women,
+            self.gender_known_men,
+        ]
+    }
+
+    /// Sums from values in the order of [`col::ALL`].
+    pub fn from_array(values: [i64; 9]) -> Sums {
+        let [
+            organisations,
+            members,
+            members_women,
+            employees,
+            employees_women,
+            employees_men,
+            gender_known,
+            gender_known_women,
+            gender_known_men,
+        ] = values;
+        Sums {
+            organisations,
+            members,
+            members_women,
+            employees,
+            employees_women,
+            employees_men,
+            gender_known,
+            gender_known_women,
+            gender_known_men,
+        }
+    }
+
     /// `genderCoverage`: the share of organisations whose women and men employees are
     /// both known; null for an empty group.
     pub fn gender_coverage(&self) -> Option<f64> {
@@ -94,6 +135,16 @@ mod tests {
         assert_eq!(s.gender_coverage(), Some(399.0 / 600.0));
         assert_eq!(s.women_employment_share(), Some(387.0 / 1095.0));
         assert_eq!(Sums::default().gender_coverage(), None);
+        let ordered = Sums::from_array(std::array::from_fn(|i| i as i64));
+        assert_eq!(
+            (
+                ordered.organisations,
+                ordered.employees,
+                ordered.gender_known_men
+            ),
+            (0, 3, 8)
+        );
+        assert_eq!(ordered.to_array(), std::array::from_fn(|i| i as i64));
         let zero = Sums {
             organisations: 3,
             gender_known: 3,

@@ -74,48 +74,8 @@ struct Queued {
 }
 
 fn add_sums(s: &mut Sums, o: &Sums) {
-    let (a, b) = (sums_array(s), sums_array(o));
-    *s = sums_from(std::array::from_fn(|i| a[i] + b[i]));
-}
-
-/// The sums in the order of [`crate::measures::col::ALL`] (the rollup's columns).
-fn sums_array(s: &Sums) -> [i64; 9] {
-    [
-        s.organisations,
-        s.members,
-        s.members_women,
-        s.employees,
-        s.employees_women,
-        s.employees_men,
-        s.gender_known,
-        s.gender_known_women,
-        s.gender_known_men,
-    ]
-}
-
-fn sums_from(v: [i64; 9]) -> Sums {
-    let [
-        organisations,
-        members,
-        members_women,
-        employees,
-        employees_women,
-        employees_men,
-        gender_known,
-        gender_known_women,
-        gender_known_men,
-    ] = v;
-    Sums {
-        organisations,
-        members,
-        members_women,
-        employees,
-        employees_women,
-        employees_men,
-        gender_known,
-        gender_known_women,
-        gender_known_men,
-    }
+    let (a, b) = (s.to_array(), o.to_array());
+    *s = Sums::from_array(std::array::from_fn(|i| a[i] + b[i]));
 }
 
 /// Groups of one family, region and province: the unit the rollup partitions, spills
@@ -438,7 +398,7 @@ impl RollupBuilder {
             for k in key {
                 buf.extend_from_slice(&k.to_le_bytes());
             }
-            for v in sums_array(sums) {
+            for v in sums.to_array() {
                 buf.extend_from_slice(&v.to_le_bytes());
             }
             false
@@ -477,11 +437,6 @@ impl RollupBuilder {
                 (family.to_owned(), *n)
             })
             .collect()
-    }
-
-    /// Whether nothing was added.
-    pub fn is_empty(&self) -> bool {
-        self.partitions.is_empty()
     }
 
     /// A group's key, borrowing the interned texts.
@@ -551,7 +506,7 @@ impl RollupBuilder {
                             u32::from_le_bytes(g[i * 4..i * 4 + 4].try_into().expect("4 bytes"))
                         };
                         let key: IdKey = std::array::from_fn(word);
-                        let sums = sums_from(std::array::from_fn(|i| {
+                        let sums = Sums::from_array(std::array::from_fn(|i| {
                             let at = 24 + i * 8;
                             i64::from_le_bytes(g[at..at + 8].try_into().expect("8 bytes"))
                         }));
@@ -598,7 +553,7 @@ impl RollupBuilder {
             sector.append_value(s);
             year.append_option(y);
             status.append_value(st);
-            for (b, v) in measures.iter_mut().zip(sums_array(sums)) {
+            for (b, v) in measures.iter_mut().zip(sums.to_array()) {
                 b.append_value(v);
             }
         }
