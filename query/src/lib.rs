@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod diff;
 pub mod engine;
 pub mod error;
+mod grams;
 pub mod request;
 pub mod search;
 

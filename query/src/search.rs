@@ -8,11 +8,12 @@
 //!   by a 0 byte (which neither a key nor a search word contains);
 //! - `org_id`s in the same order (for `after` cursors);
 //! - its dimensions packed in 8 bytes (for filters);
-//! - where its row is (row number over the snapshot's parts).
+//! - where its row is (row number over the snapshot's parts);
+//! - a bloom filter of the byte trigrams of each block of 128 keys ([`crate::grams`]).
 //!
-//! A search runs one SIMD substring scan (`memchr::memmem`) of the longest word over the
-//! key buffer, from the cursor on; a hit's key is checked for the other words and the
-//! filter. Keys are in `org_id` order, so the first page is complete after `first + 1`
+//! A search runs one SIMD substring scan (`memchr::memmem`) of its rarest word over the
+//! blocks of the key buffer whose filter holds every trigram of every word, from the
+//! cursor on; a hit's key is checked for the other words and the filter. Keys are in `org_id` order, so the first page is complete after `first + 1`
 //! matching hits and the scan stops. The page's rows are then read from Parquet by
 //! position (page index, row selection), not by scanning.
 //!
@@ -45,6 +46,7 @@ use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
 use crate::error::{QueryError, Result};
+use crate::grams::{GramFilter, Probe};
 use crate::request::{Filter, OrganisationsRequest};
 
 /// No year: the sentinel in [`Dims::year`].
@@ -92,6 +94,8 @@ pub struct SearchIndex {
     dims: Vec<Dims>,
     /// Row number over the parts (in manifest order) of each organisation.
     rows: Vec<u32>,
+    /// Which blocks of keys may hold a word.
+    grams: GramFilter,
     regions: Interner,
     provinces: Interner,
     sectors: Interner,
@@ -226,10 +230,17 @@ const PARALLEL_FROM: usize = 1 << 20;
 /// Keys scanned between checks that another slice has already filled the page.
 const WINDOW: usize = 1 << 16;
 
+/// Threads that build the trigram filter.
+fn build_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 /// One search, compiled.
 struct Scan<'a> {
     /// The words, rarest first.
     finders: Vec<memmem::Finder<'a>>,
+    /// The words' trigrams, to skip blocks that cannot match.
+    probe: Probe,
     filter: Compiled,
     /// The first rank after the cursor.
     start: usize,
@@ -274,6 +285,7 @@ impl SearchIndex {
             + 8 * (self.key_starts.capacity() + self.org_id_starts.capacity())
             + std::mem::size_of::<Dims>() * self.dims.capacity()
             + 4 * self.rows.capacity()
+            + self.grams.memory_bytes()
     }
 
     fn org_id(&self, rank: usize) -> &[u8] {
@@ -364,6 +376,7 @@ impl SearchIndex {
             .collect();
         let scan = Scan {
             finders,
+            probe: Probe::new(words.iter().map(|w| w.as_bytes())),
             filter,
             start,
             need: first + 1,
@@ -454,13 +467,15 @@ impl SearchIndex {
                 }
             }
             Some((rarest, others)) => {
-                let mut window = range.start;
-                'windows: while window < range.end && !stopped() {
-                    // Windows end on a key's 0 byte, so no match spans two.
-                    let window_end = (window + WINDOW).min(range.end);
-                    let end = self.key_starts[window_end] as usize;
-                    let mut at = self.key_starts[window] as usize;
-                    let mut rank = window;
+                // Only the blocks whose trigrams hold every word's, a run of them at a
+                // time; runs end on a key's 0 byte, so no match spans two.
+                self.grams.for_each_run(range, &scan.probe, |run| {
+                    if stopped() {
+                        return false;
+                    }
+                    let end = self.key_starts[run.end] as usize;
+                    let mut at = self.key_starts[run.start] as usize;
+                    let mut rank = run.start;
                     while let Some(found) = rarest.find(&self.keys[at..end]) {
                         let hit = at + found;
                         // The key holding the hit: a few keys on when hits are dense,
@@ -471,12 +486,12 @@ impl SearchIndex {
                             && others.iter().all(|f| f.find(key).is_some())
                             && !take(rank, &mut out)
                         {
-                            break 'windows;
+                            return false;
                         }
                         at = self.key_starts[rank + 1] as usize;
                     }
-                    window = window_end;
-                }
+                    true
+                });
             }
         }
         out
@@ -707,6 +722,7 @@ impl Staged {
         self.org_ids = Vec::new();
         self.org_id_ends = Vec::new();
         let dims = order.iter().map(|&r| self.dims[r as usize]).collect();
+        let grams = GramFilter::build(&keys, &key_starts, build_threads());
         Ok(SearchIndex {
             keys,
             key_starts,
@@ -714,6 +730,7 @@ impl Staged {
             org_id_starts,
             dims,
             rows: order,
+            grams,
             regions: self.regions,
             provinces: self.provinces,
             sectors: self.sectors,
@@ -810,7 +827,7 @@ mod tests {
 
     #[test]
     fn slices_and_brute_force_agree() {
-        let (index, rows) = index(5_000);
+        let (index, rows) = index(12_000);
         let org_ids = |hits: &Hits| -> Vec<String> {
             hits.ranks
                 .iter()
