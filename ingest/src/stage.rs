@@ -388,10 +388,9 @@ fn survey(
                 Ok((encoding, hashing.hex()))
             });
             let mark = dedup.mark().map_err(spill_err)?;
-            let mut ids = IdSink::new(family, first_row, dedup);
-            let read = counted().and_then(|input| {
-                csv::scan_identities(input, TextEncoding::Utf8Bom, name, &mut |id| ids.take(id))
-            });
+            let (read, ids) = take_ids_beside(IdSink::new(family, first_row, dedup), |take| {
+                csv::scan_identities(counted()?, TextEncoding::Utf8Bom, name, take)
+            })?;
             let speculative = ids.finish();
             let (encoding, sha256) = hashing
                 .join()
@@ -399,8 +398,10 @@ fn survey(
                 .map_err(io_err)?;
             let (rows, check) = if encoding == TextEncoding::Windows1252 {
                 dedup.rollback(mark).map_err(spill_err)?;
-                let mut ids = IdSink::new(family, first_row, dedup);
-                csv::scan_identities(counted()?, encoding, name, &mut |id| ids.take(id))?;
+                let (read, ids) = take_ids_beside(IdSink::new(family, first_row, dedup), |take| {
+                    csv::scan_identities(counted()?, encoding, name, take)
+                })?;
+                read?;
                 ids.finish().map_err(spill_err)?
             } else {
                 read?;
@@ -445,6 +446,89 @@ fn row_check(row: u64, id: [u64; 2]) -> u64 {
 
 /// Pass one's sink: accepts a row as normalisation would ([`identity`]) and files its
 /// identifier in the duplicate index.
+/// Rows' identifiers (`None`: rejected) handed from the thread that reads them to the
+/// one that hashes and spills them, in reading order.
+#[derive(Debug, Default)]
+struct IdBatch {
+    text: String,
+    /// End of each row's identifier in `text`; `usize::MAX`: rejected.
+    ends: Vec<usize>,
+}
+
+/// Identifiers per [`IdBatch`].
+const ID_BATCH: usize = 16_384;
+
+impl IdBatch {
+    fn push(&mut self, id: Option<&str>) {
+        match id {
+            Some(id) => {
+                self.text.push_str(id);
+                self.ends.push(self.text.len());
+            }
+            None => self.ends.push(usize::MAX),
+        }
+    }
+
+    fn each(&self, mut f: impl FnMut(Option<&str>)) {
+        let mut start = 0;
+        for &end in &self.ends {
+            if end == usize::MAX {
+                f(None);
+            } else {
+                f(Some(&self.text[start..end]));
+                start = end;
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+}
+
+/// Runs `scan` (which reads a file's rows and hands each one's identifier to its
+/// argument) on this thread while another hashes the identifiers and spills them into
+/// `ids`: reading the records is the pass's slow half, and the other core is otherwise
+/// only hashing the file. Gives back `scan`'s result and `ids`.
+fn take_ids_beside<'d>(
+    mut ids: IdSink<'d>,
+    scan: impl FnOnce(&mut dyn FnMut(Option<&str>)) -> Result<()>,
+) -> Result<(Result<()>, IdSink<'d>)> {
+    let (full, to_take) = sync_channel::<IdBatch>(2);
+    let (emptied, to_fill) = sync_channel::<IdBatch>(3);
+    std::thread::scope(|s| {
+        let taker = s.spawn(move || {
+            for batch in to_take {
+                batch.each(|id| ids.take(id));
+                let _ = emptied.try_send(batch);
+            }
+            ids
+        });
+        let mut batch = IdBatch::default();
+        let send = |batch: &mut IdBatch| {
+            let mut next = to_fill.try_recv().unwrap_or_default();
+            next.clear();
+            // Fails only if the taker stopped (it panicked): its join says so.
+            let _ = full.send(std::mem::replace(batch, next));
+        };
+        let read = scan(&mut |id| {
+            batch.push(id);
+            if batch.ends.len() >= ID_BATCH || batch.text.len() >= ID_BATCH * 64 {
+                send(&mut batch);
+            }
+        });
+        if !batch.ends.is_empty() {
+            send(&mut batch);
+        }
+        drop(full);
+        let ids = taker
+            .join()
+            .map_err(|_| IngestError::Task("the identifier thread panicked".into()))?;
+        Ok((read, ids))
+    })
+}
+
 struct IdSink<'d> {
     family: Family,
     dedup: &'d mut Dedup,
@@ -1018,6 +1102,50 @@ mod tests {
             }
         }
         csv
+    }
+
+    #[test]
+    fn identifiers_handed_to_another_thread_are_taken_as_inline() {
+        // Over several batches, with rejected rows, empty and long identifiers.
+        let ids: Vec<Option<String>> = (0..ID_BATCH * 2 + 321)
+            .map(|i| match i % 101 {
+                7 => None,
+                8 => Some(String::new()),
+                9 => Some("x".repeat(5_000)),
+                _ => Some(format!("C-{}", i % 20_000)),
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut inline, mut beside) = (
+            Dedup::new(&dir.path().join("a")).unwrap(),
+            Dedup::new(&dir.path().join("b")).unwrap(),
+        );
+        let mut sink = IdSink::new(Family::Cooperative, 5, &mut inline);
+        ids.iter().for_each(|id| sink.take(id.as_deref()));
+        let expected = sink.finish().unwrap();
+        let (read, sink) =
+            take_ids_beside(IdSink::new(Family::Cooperative, 5, &mut beside), |take| {
+                ids.iter().for_each(|id| take(id.as_deref()));
+                Ok(())
+            })
+            .unwrap();
+        read.unwrap();
+        assert_eq!(sink.finish().unwrap(), expected);
+        assert_eq!(expected.0, ids.len() as u64);
+        let (a, b) = (inline.resolve().unwrap(), beside.resolve().unwrap());
+        assert_eq!(a.rows().collect::<Vec<_>>(), b.rows().collect::<Vec<_>>());
+        assert!(a.count() > 0);
+
+        // A scan's error comes back with the rows taken before it.
+        let mut third = Dedup::new(&dir.path().join("c")).unwrap();
+        let (read, sink) =
+            take_ids_beside(IdSink::new(Family::Cooperative, 0, &mut third), |take| {
+                take(Some("A"));
+                Err(IngestError::Task("stopped".into()))
+            })
+            .unwrap();
+        assert!(read.unwrap_err().to_string().contains("stopped"));
+        assert_eq!(sink.finish().unwrap().0, 1);
     }
 
     #[test]

@@ -255,7 +255,10 @@ struct Scanner<'f> {
     file: &'f str,
     text: Box<dyn Read + Send>,
     block: usize,
+    /// Input read so far and not yet consumed is `buf[at..end]`; the rest of `buf` is
+    /// room for the next read (zeroed once, when it grows, not at every read).
     buf: Vec<u8>,
+    end: usize,
     /// The next record starts at `buf[at..]`.
     at: usize,
     eof: bool,
@@ -279,7 +282,8 @@ impl<'f> Scanner<'f> {
             file,
             text: decoded(input, encoding),
             block,
-            buf: Vec::with_capacity(2 * block),
+            buf: Vec::new(),
+            end: 0,
             at: 0,
             eof: false,
             line: 1,
@@ -289,7 +293,7 @@ impl<'f> Scanner<'f> {
         };
         let mut from = 0;
         scanner.delimiter = loop {
-            match memchr::memchr(b'\n', &scanner.buf[from..]) {
+            match memchr::memchr(b'\n', &scanner.buf[from..scanner.end]) {
                 Some(n) => {
                     let line = &scanner.buf[from..from + n + 1];
                     if !line.iter().all(|b| b.is_ascii_whitespace()) {
@@ -298,7 +302,7 @@ impl<'f> Scanner<'f> {
                     from += n + 1;
                 }
                 None if !scanner.fill()? => {
-                    let line = &scanner.buf[from..];
+                    let line = &scanner.buf[from..scanner.end];
                     break if line.iter().all(|b| b.is_ascii_whitespace()) {
                         b';'
                     } else {
@@ -313,7 +317,7 @@ impl<'f> Scanner<'f> {
             .build();
         scanner.record = ScannedRecord::new(scanner.delimiter);
         // Like the `csv` crate, drop a byte-order mark at the very start of the text.
-        if scanner.buf.starts_with(b"\xEF\xBB\xBF") {
+        if scanner.buf[..scanner.end].starts_with(b"\xEF\xBB\xBF") {
             scanner.at = 3;
         }
         Ok(scanner)
@@ -330,16 +334,20 @@ impl<'f> Scanner<'f> {
         if self.eof {
             return Ok(false);
         }
-        self.buf.drain(..self.at);
+        self.buf.copy_within(self.at..self.end, 0);
+        self.end -= self.at;
         self.at = 0;
-        let old = self.buf.len();
-        self.buf.resize(old + self.block, 0);
-        let n =
-            read_full(&mut self.text, &mut self.buf[old..]).map_err(|source| IngestError::Io {
+        let room = self.end + self.block;
+        if self.buf.len() < room {
+            self.buf.resize(room, 0);
+        }
+        let n = read_full(&mut self.text, &mut self.buf[self.end..room]).map_err(|source| {
+            IngestError::Io {
                 file: self.file.to_owned(),
                 source,
-            })?;
-        self.buf.truncate(old + n);
+            }
+        })?;
+        self.end += n;
         self.eof = n == 0;
         Ok(n > 0)
     }
@@ -347,13 +355,13 @@ impl<'f> Scanner<'f> {
     /// The next record that is not blank, with the line it starts on.
     fn next_record(&mut self) -> Result<Option<(u64, RecordView<'_>)>> {
         let (line, start) = loop {
-            if self.at == self.buf.len() {
+            if self.at == self.end {
                 if !self.fill()? {
                     return Ok(None);
                 }
                 continue;
             }
-            let input = &self.buf[self.at..];
+            let input = &self.buf[self.at..self.end];
             match scan_record(
                 input,
                 self.eof,
@@ -387,7 +395,7 @@ impl<'f> Scanner<'f> {
                     self.at += n;
                     let view = RecordView {
                         record: &self.record,
-                        input: &self.buf[start..],
+                        input: &self.buf[start..self.end],
                     };
                     if !view.is_blank() {
                         break (line, start);
@@ -397,7 +405,7 @@ impl<'f> Scanner<'f> {
         };
         let view = RecordView {
             record: &self.record,
-            input: &self.buf[start..],
+            input: &self.buf[start..self.end],
         };
         Ok(Some((line, view)))
     }
