@@ -444,8 +444,6 @@ fn row_check(row: u64, id: [u64; 2]) -> u64 {
     (x ^ (x >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9)
 }
 
-/// Pass one's sink: accepts a row as normalisation would ([`identity`]) and files its
-/// identifier in the duplicate index.
 /// Rows' identifiers (`None`: rejected) handed from the thread that reads them to the
 /// one that hashes and spills them, in reading order.
 #[derive(Debug, Default)]
@@ -529,6 +527,8 @@ fn take_ids_beside<'d>(
     })
 }
 
+/// Pass one's sink: accepts a row as normalisation would ([`identity`]) and files its
+/// identifier in the duplicate index.
 struct IdSink<'d> {
     family: Family,
     dedup: &'d mut Dedup,

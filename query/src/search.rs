@@ -9,13 +9,14 @@
 //! - `org_id`s in the same order (for `after` cursors);
 //! - its dimensions packed in 8 bytes (for filters);
 //! - where its row is (row number over the snapshot's parts);
-//! - a bloom filter of the byte trigrams of each block of 128 keys ([`crate::grams`]).
+//! - a bloom filter of the byte trigrams of each block of 128 keys (`grams.rs`).
 //!
 //! A search runs one SIMD substring scan (`memchr::memmem`) of its rarest word over the
 //! blocks of the key buffer whose filter holds every trigram of every word, from the
-//! cursor on; a hit's key is checked for the other words and the filter. Keys are in `org_id` order, so the first page is complete after `first + 1`
-//! matching hits and the scan stops. The page's rows are then read from Parquet by
-//! position (page index, row selection), not by scanning.
+//! cursor on; a hit's key is checked for the other words and the filter. Keys are in
+//! `org_id` order, so the first page is complete after `first + 1` matching hits and
+//! the scan stops. The page's rows are then read from Parquet by position (page
+//! index, row selection), not by scanning.
 //!
 //! Matching is exactly the DataFusion path's: every word of the normalised search text
 //! is a substring of `search_key`; filters are `IN` lists and inclusive year bounds,
@@ -230,8 +231,8 @@ const PARALLEL_FROM: usize = 1 << 20;
 /// Keys scanned between checks that another slice has already filled the page.
 const WINDOW: usize = 1 << 16;
 
-/// Threads that build the trigram filter.
-fn build_threads() -> usize {
+/// Threads a search or the trigram filter's build runs on: the cores, at most 8.
+fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
@@ -341,7 +342,7 @@ impl SearchIndex {
     /// and the request's filter, after its cursor.
     pub fn find(&self, words: &[String], request: &OrganisationsRequest) -> Hits {
         let threads = if self.len() >= PARALLEL_FROM {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+            cores()
         } else {
             1
         };
@@ -722,7 +723,7 @@ impl Staged {
         self.org_ids = Vec::new();
         self.org_id_ends = Vec::new();
         let dims = order.iter().map(|&r| self.dims[r as usize]).collect();
-        let grams = GramFilter::build(&keys, &key_starts, build_threads());
+        let grams = GramFilter::build(&keys, &key_starts, cores());
         Ok(SearchIndex {
             keys,
             key_starts,

@@ -39,7 +39,7 @@ pub struct CsvChunk {
     data: Vec<u8>,
     /// Where every field of every record is in `data`.
     spans: Vec<(usize, usize)>,
-    /// Per record: its line, the index of its first field in `ends`, its field count.
+    /// Per record: its line, the index of its first field in `spans`, its field count.
     records: Vec<(i64, usize, usize)>,
 }
 
