@@ -456,6 +456,9 @@ struct IdBatch {
 /// Identifiers per [`IdBatch`].
 const ID_BATCH: usize = 16_384;
 
+/// Bytes of identifiers per [`IdBatch`] at most, however long they are.
+const ID_BATCH_BYTES: usize = ID_BATCH * 64;
+
 impl IdBatch {
     fn push(&mut self, id: Option<&str>) {
         match id {
@@ -512,7 +515,7 @@ fn take_ids_beside<'d>(
         };
         let read = scan(&mut |id| {
             batch.push(id);
-            if batch.ends.len() >= ID_BATCH || batch.text.len() >= ID_BATCH * 64 {
+            if batch.ends.len() >= ID_BATCH || batch.text.len() >= ID_BATCH_BYTES {
                 send(&mut batch);
             }
         });

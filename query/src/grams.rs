@@ -30,7 +30,13 @@ const GROUP: usize = 64;
 /// all almost surely holds the rest.
 const MAX_GRAMS: usize = 32;
 
-/// The filter bit of a trigram (its three bytes, big-endian, in the low 24 bits).
+/// A trigram as a number: its three bytes, big-endian, in the low 24 bits (what the
+/// build's rolling value holds after three bytes).
+fn trigram(g: &[u8]) -> u32 {
+    u32::from_be_bytes([0, g[0], g[1], g[2]])
+}
+
+/// The filter bit of a trigram (as [`trigram`] numbers it).
 fn bit(gram: u32) -> usize {
     (gram.wrapping_mul(0x9E37_79B1) >> (32 - BITS.trailing_zeros())) as usize
 }
@@ -53,7 +59,7 @@ impl Probe {
         let mut bits: Vec<usize> = words
             .into_iter()
             .flat_map(|w| w.windows(3))
-            .map(|g| bit(u32::from_be_bytes([0, g[0], g[1], g[2]])))
+            .map(|g| bit(trigram(g)))
             .collect();
         bits.sort_unstable();
         bits.dedup();
@@ -273,9 +279,9 @@ mod tests {
         texts.extend((0..BLOCK * 3).map(|_| "qqq".to_string()));
         let (k, s) = keys(&texts);
         let filter = GramFilter::build(&k, &s, 1);
-        let held = [b"xab", b"cyy", b"qqq"].map(|g| bit(u32::from_be_bytes([0, g[0], g[1], g[2]])));
+        let held = [b"xab", b"cyy", b"qqq"].map(|g| bit(trigram(g)));
         assert!(
-            !held.contains(&bit(0x0061_6263)),
+            !held.contains(&bit(trigram(b"abc"))),
             "pick trigrams that do not collide"
         );
         let probe = Probe::new([b"abc".as_slice()]);
