@@ -131,8 +131,7 @@ COPY (
                CASE WHEN p_code IS NULL AND r_code IS NULL AND l_code IS NOT NULL THEN 'legacy_region' END,
                CASE WHEN p_code IS NULL AND r_code IS NULL AND l_code IS NULL AND place_given THEN 'unresolved_place' END
            ], f -> f IS NOT NULL) AS quality_flags,
-           '@CSV@' AS source_file, source_row,
-           nkey(name) || ' | ' || nkey(source_id) AS search_key
+           '@CSV@' AS source_file, source_row
     FROM resolved
 ) TO '@OUT@/organisations.parquet' (FORMAT parquet, COMPRESSION zstd);
 

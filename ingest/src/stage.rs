@@ -106,10 +106,10 @@ fn parquet_err(what: &str) -> impl Fn(parquet::errors::ParquetError) -> IngestEr
 /// zstd at level 1: on the 10M-row benchmark file level 3 made the organisations files
 /// only 0.14% smaller, for about a second more of encoding (BENCHMARKS.md).
 ///
-/// Columns that are unique or nearly so per row (identifiers, names, the search key,
-/// row numbers) skip the dictionary, which would only be built to be abandoned, and keep
-/// statistics per column chunk only (none for names and the search key): no filter
-/// prunes pages on them, and min/max of long texts is costly to compute.
+/// Columns that are unique or nearly so per row (identifiers, names, row numbers) skip
+/// the dictionary, which would only be built to be abandoned, and keep statistics per
+/// column chunk only (none for names): no filter prunes pages on them, and min/max of
+/// long texts is costly to compute.
 pub(crate) fn writer_properties(layout: &ParquetLayout) -> WriterProperties {
     use ess_schemas::arrow_schema::col;
     use parquet::schema::types::ColumnPath;
@@ -129,16 +129,15 @@ pub(crate) fn writer_properties(layout: &ParquetLayout) -> WriterProperties {
         col::SOURCE_ID,
         col::NAME,
         col::NAME_AR,
-        col::SEARCH_KEY,
         col::SOURCE_ROW,
     ] {
         builder = builder
             .set_column_dictionary_enabled(ColumnPath::from(column), false)
             .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::Chunk);
     }
-    // Names and the search key are only ever searched inside, where min/max cannot
-    // help; comparing every long text for them costs time.
-    for column in [col::NAME, col::NAME_AR, col::SEARCH_KEY] {
+    // Names are only ever searched inside, where min/max cannot help; comparing every
+    // long text for them costs time.
+    for column in [col::NAME, col::NAME_AR] {
         builder = builder
             .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
     }

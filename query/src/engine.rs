@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Int32Type, Int64Type};
+use arrow::array::{Array, AsArray, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Int32Type, Int64Type};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -11,10 +11,13 @@ use datafusion::datasource::listing::{
 };
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::expr::Like;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::{
     DataFrame, Expr, ParquetReadOptions, SessionContext, coalesce, col, lit, when,
 };
-use ess_schemas::arrow_schema::{col as c, organisation_schema, organisations_from_batch};
+use ess_schemas::arrow_schema::{
+    col as c, organisation_schema, organisations_from_batch, push_search_key_of,
+};
 use ess_schemas::key::normalize_key;
 use ess_schemas::layout::Manifest;
 use ess_schemas::measures::{Sums, col as m};
@@ -381,14 +384,23 @@ impl SnapshotEngine {
         let span = tracing::info_span!("organisations", snapshot = %self.manifest.snapshot_id);
         let _enter = span.enter();
         let mut df = self.filtered(&request.filter).await?;
-        for w in search_words(request.search.as_deref()) {
-            df = df.filter(Expr::Like(Like::new(
-                false,
-                Box::new(col(c::SEARCH_KEY)),
-                Box::new(lit(format!("%{}%", escape_like(&w)))),
-                Some('\\'),
-                false,
-            )))?;
+        let words = search_words(request.search.as_deref());
+        if !words.is_empty() {
+            // The key computed once per row that passed the filter, as the index does.
+            df = df.with_column(
+                c::SEARCH_KEY,
+                search_key_udf().call(vec![col(c::NAME), col(c::NAME_AR), col(c::SOURCE_ID)]),
+            )?;
+            for w in words {
+                df = df.filter(Expr::Like(Like::new(
+                    false,
+                    Box::new(col(c::SEARCH_KEY)),
+                    Box::new(lit(format!("%{}%", escape_like(&w)))),
+                    Some('\\'),
+                    false,
+                )))?;
+            }
+            df = df.drop_columns(&[c::SEARCH_KEY])?;
         }
         let total_count = if request.with_total {
             Some(df.clone().count().await? as u64)
@@ -414,7 +426,36 @@ impl SnapshotEngine {
     }
 }
 
-/// The words of a search, normalised as `search_key` is; every one must occur in it.
+/// `search_key(name, name_ar, source_id)`: an organisation's search key
+/// ([`push_search_key_of`]), the text the index searches, for the scanning path.
+fn search_key_udf() -> ScalarUDF {
+    create_udf(
+        c::SEARCH_KEY,
+        vec![DataType::Utf8, DataType::Utf8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let [name, name_ar, source_id] = [0, 1, 2].map(|i| arrays[i].as_string::<i32>());
+            let rows = name.len();
+            let mut keys = StringBuilder::with_capacity(rows, name.value_data().len() * 2);
+            let mut key = String::new();
+            for i in 0..rows {
+                if name.is_null(i) || source_id.is_null(i) {
+                    keys.append_null();
+                    continue;
+                }
+                key.clear();
+                let ar = name_ar.is_valid(i).then(|| name_ar.value(i));
+                push_search_key_of(name.value(i), ar, source_id.value(i), &mut key);
+                keys.append_value(&key);
+            }
+            Ok(ColumnarValue::Array(Arc::new(keys.finish())))
+        }),
+    )
+}
+
+/// The words of a search, normalised as the search key is; every one must occur in it.
 fn search_words(search: Option<&str>) -> Vec<String> {
     search.map_or_else(Vec::new, |s| {
         normalize_key(s)

@@ -4,8 +4,9 @@
 //! Built once per served snapshot (in the background; until it is ready, DataFusion
 //! answers), from the snapshot's own Parquet files:
 //!
-//! - every organisation's `search_key`, in `org_id` order, in one buffer, each followed
-//!   by a 0 byte (which neither a key nor a search word contains);
+//! - every organisation's search key (its name, Arabic name and identifier normalised:
+//!   `push_search_key_of`), in `org_id` order, in one buffer, each followed by a 0 byte
+//!   (which neither a key nor a search word contains);
 //! - `org_id`s in the same order (for `after` cursors);
 //! - its dimensions packed in 8 bytes (for filters);
 //! - where its row is (row number over the snapshot's parts);
@@ -19,7 +20,7 @@
 //! index, row selection), not by scanning.
 //!
 //! Matching is exactly the DataFusion path's: every word of the normalised search text
-//! is a substring of `search_key`; filters are `IN` lists and inclusive year bounds,
+//! is a substring of the search key; filters are `IN` lists and inclusive year bounds,
 //! with unknown values matching no list and no bound. Tests compare both paths.
 
 use std::ops::Range;
@@ -31,7 +32,7 @@ use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::Int32Type;
 use bytes::Bytes;
 use ess_schemas::Family;
-use ess_schemas::arrow_schema::{col as c, organisation_schema};
+use ess_schemas::arrow_schema::{col as c, organisation_schema, push_search_key_of};
 use ess_schemas::interner::Interner;
 use ess_schemas::layout::Manifest;
 use futures::FutureExt;
@@ -298,10 +299,18 @@ impl SearchIndex {
         &self.keys[self.key_starts[rank] as usize..self.key_starts[rank + 1] as usize - 1]
     }
 
-    /// Reads the snapshot's `org_id`, `search_key` and dimension columns and builds the
-    /// index (the sort runs on a blocking thread).
+    /// Reads the snapshot's `org_id`, name, identifier and dimension columns and builds
+    /// the index. Batches are decoded here while a thread of its own computes their
+    /// search keys and stages them, then sorts.
     pub async fn build(store: Arc<dyn ObjectStore>, manifest: &Manifest) -> Result<Self> {
-        let mut staged = Staged::default();
+        let (batches, mut staging) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+        let staged = on_own_thread(move || {
+            let mut staged = Staged::default();
+            while let Some(batch) = staging.blocking_recv() {
+                staged.add(&batch)?;
+            }
+            Ok(staged)
+        });
         let mut parts = Vec::new();
         for path in &manifest.organisations_parquet {
             let part = Part::open(&store, ObjectPath::from(path.as_str())).await?;
@@ -311,7 +320,9 @@ impl SearchIndex {
                 [
                     c::ORG_ID,
                     c::FAMILY,
-                    c::SEARCH_KEY,
+                    c::SOURCE_ID,
+                    c::NAME,
+                    c::NAME_AR,
                     c::REGION_CODE,
                     c::PROVINCE_CODE,
                     c::SECTOR_CODE,
@@ -322,19 +333,27 @@ impl SearchIndex {
                 .with_projection(mask)
                 .with_batch_size(64 * 1024)
                 .build()?;
-            let before = staged.dims.len() as u64;
+            let mut read = 0u64;
             while let Some(batch) = stream.try_next().await? {
-                staged.add(&batch)?;
+                read += batch.num_rows() as u64;
+                if batches.send(batch).await.is_err() {
+                    // The staging thread stopped: its error says why.
+                    drop(batches);
+                    return Err(staged.await.err().unwrap_or_else(|| {
+                        QueryError::Internal("search index: staging stopped".into())
+                    }));
+                }
             }
-            if staged.dims.len() as u64 - before != part.rows {
+            if read != part.rows {
                 return Err(QueryError::Internal(format!(
-                    "search index: `{path}` read {} rows of {}",
-                    staged.dims.len() as u64 - before,
+                    "search index: `{path}` read {read} rows of {}",
                     part.rows
                 )));
             }
             parts.push(part);
         }
+        drop(batches);
+        let staged = staged.await?;
         on_own_thread(move || staged.finish(parts)).await
     }
 
@@ -547,6 +566,7 @@ impl SearchIndex {
         wanted.sort_unstable();
         // One read per row group holding wanted rows, all at once: rows of a page are
         // often far apart.
+        let canonical = organisation_schema();
         let mut reads = Vec::new();
         let mut order = Vec::with_capacity(ranks.len()); // page position of each fetched row
         let mut part_start = 0u64;
@@ -568,8 +588,15 @@ impl SearchIndex {
                         ranges.into_iter(),
                         group_rows as usize,
                     );
-                    let stream = part
-                        .reader(store)
+                    let builder = part.reader(store);
+                    // The canonical columns only: files of snapshots published before
+                    // `search_key` was dropped from them still hold it.
+                    let mask = ProjectionMask::columns(
+                        builder.parquet_schema(),
+                        canonical.fields().iter().map(|f| f.name().as_str()),
+                    );
+                    let stream = builder
+                        .with_projection(mask)
                         .with_row_groups(vec![group])
                         .with_row_selection(selection)
                         .with_batch_size(ranks.len())
@@ -588,7 +615,7 @@ impl SearchIndex {
                 .map_err(|e| QueryError::Internal(format!("search index: a read stopped: {e}")))?;
             batches.extend(read?);
         }
-        let all = concat_batches(&organisation_schema(), &batches)?;
+        let all = concat_batches(&canonical, &batches)?;
         if all.num_rows() != ranks.len() {
             return Err(QueryError::Internal(format!(
                 "search index: {} rows read for {} positions",
@@ -616,19 +643,23 @@ fn partition_point(n: usize, pred: impl Fn(usize) -> bool) -> usize {
 }
 
 /// Runs seconds of CPU work on a thread of its own, which ends with it, rather than
-/// holding a thread of the blocking pool that queries share.
-async fn on_own_thread<T: Send + 'static>(
+/// holding a thread of the blocking pool that queries share. The thread starts at
+/// once; the future is its result.
+fn on_own_thread<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
+) -> impl Future<Output = Result<T>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("search-index".into())
         .spawn(move || {
             let _ = tx.send(work());
         })
-        .map_err(|e| QueryError::Internal(format!("search index: no thread: {e}")))?;
-    rx.await
-        .map_err(|_| QueryError::Internal("search index build failed".into()))?
+        .map_err(|e| QueryError::Internal(format!("search index: no thread: {e}")));
+    async move {
+        spawned?;
+        rx.await
+            .map_err(|_| QueryError::Internal("search index build failed".into()))?
+    }
 }
 
 /// Columns as read, in file order, before sorting by `org_id`.
@@ -644,6 +675,8 @@ struct Staged {
     sectors: Interner,
     /// A founding year outside what [`Dims::year`] holds was seen.
     unrepresentable_year: bool,
+    /// The search key being computed (reused).
+    key: String,
 }
 
 impl Staged {
@@ -656,7 +689,8 @@ impl Staged {
                     QueryError::Internal(format!("search index: no text column `{name}`"))
                 })
         };
-        let (org_id, family, key) = (text(c::ORG_ID)?, text(c::FAMILY)?, text(c::SEARCH_KEY)?);
+        let (org_id, family) = (text(c::ORG_ID)?, text(c::FAMILY)?);
+        let (source_id, name, name_ar) = (text(c::SOURCE_ID)?, text(c::NAME)?, text(c::NAME_AR)?);
         let (region, province, sector) = (
             text(c::REGION_CODE)?,
             text(c::PROVINCE_CODE)?,
@@ -672,7 +706,14 @@ impl Staged {
         for i in 0..batch.num_rows() {
             self.org_ids.extend_from_slice(org_id.value(i).as_bytes());
             self.org_id_ends.push(self.org_ids.len() as u64);
-            self.keys.extend_from_slice(key.value(i).as_bytes());
+            self.key.clear();
+            push_search_key_of(
+                name.value(i),
+                opt(name_ar, i),
+                source_id.value(i),
+                &mut self.key,
+            );
+            self.keys.extend_from_slice(self.key.as_bytes());
             self.keys.push(0);
             self.key_ends.push(self.keys.len() as u64);
             let y = if year.is_valid(i) {
@@ -769,15 +810,19 @@ mod tests {
         let names = ["nour", "tifaouine", "al amal", "tiwizi", "e"];
         let regions = ["MA-01", "MA-09"];
         let mut rows = Vec::new();
-        let (mut org_id, mut family, mut key, mut region, mut province, mut sector, mut year) =
-            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut org_id, mut family, mut source_id, mut name, mut key) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        let (mut region, mut province, mut sector, mut year) = (vec![], vec![], vec![], vec![]);
         for i in 0..n {
             // Ids out of order, so the index must sort them.
-            let id = format!("cooperative:{:06}", (i * 7_919) % n);
-            let k = format!("cooperative {} {} {id}", names[i % names.len()], i % 97);
-            org_id.push(id);
+            let number = (i * 7_919) % n;
+            let word = names[i % names.len()];
+            org_id.push(format!("cooperative:COOP-{number:06}"));
+            source_id.push(format!("COOP-{number:06}"));
             family.push("cooperative");
-            key.push(k);
+            // The index computes each key from the name and identifier.
+            name.push(format!("Coopérative {} {}", word.to_uppercase(), i % 97));
+            key.push(format!("cooperative {word} {} | coop {number:06}", i % 97));
             region.push((i % 5 != 0).then(|| regions[i % 2]));
             province.push(None::<&str>);
             sector.push(if i % 3 == 0 { "AGRI" } else { "ARGAN" });
@@ -786,7 +831,12 @@ mod tests {
         let batch = RecordBatch::try_from_iter([
             (c::ORG_ID, Arc::new(StringArray::from(org_id.clone())) as _),
             (c::FAMILY, Arc::new(StringArray::from(family)) as _),
-            (c::SEARCH_KEY, Arc::new(StringArray::from(key.clone())) as _),
+            (c::SOURCE_ID, Arc::new(StringArray::from(source_id)) as _),
+            (c::NAME, Arc::new(StringArray::from(name)) as _),
+            (
+                c::NAME_AR,
+                Arc::new(StringArray::from(vec![None::<&str>; n])) as _,
+            ),
             (c::REGION_CODE, Arc::new(StringArray::from(region)) as _),
             (c::PROVINCE_CODE, Arc::new(StringArray::from(province)) as _),
             (c::SECTOR_CODE, Arc::new(StringArray::from(sector)) as _),
@@ -795,6 +845,10 @@ mod tests {
         .unwrap();
         let mut staged = Staged::default();
         staged.add(&batch).unwrap();
+        for (i, k) in key.iter().enumerate() {
+            let at = staged.key_ends[i] as usize - k.len() - 1;
+            assert_eq!(&staged.keys[at..at + k.len()], k.as_bytes(), "key {i}");
+        }
         for i in 0..n {
             rows.push((org_id[i].clone(), key[i].clone(), staged.dims[i]));
         }

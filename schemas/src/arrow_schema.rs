@@ -65,7 +65,9 @@ pub mod col {
     /// Row number in the registry file.
     pub const SOURCE_ROW: &str = "source_row";
     /// Normalised text of name, Arabic name and identifier, for accent- and
-    /// case-insensitive search (an addition to the SOURCES.md columns).
+    /// case-insensitive search ([`search_key`](super::search_key)). Written in the
+    /// Parquet of snapshots published before it was dropped from the files; the query
+    /// layer computes it from the columns and never reads it.
     pub const SEARCH_KEY: &str = "search_key";
 }
 
@@ -101,7 +103,6 @@ pub fn organisation_schema() -> SchemaRef {
                 Field::new(col::QUALITY_FLAGS, utf8_list(), false),
                 Field::new(col::SOURCE_FILE, DataType::Utf8, false),
                 Field::new(col::SOURCE_ROW, DataType::Int64, false),
-                Field::new(col::SEARCH_KEY, DataType::Utf8, false),
             ]))
         })
         .clone()
@@ -149,13 +150,19 @@ pub fn search_key(org: &Organisation) -> String {
 
 /// Appends [`search_key`]`(org)` to `out`.
 pub fn push_search_key(org: &OrganisationRef<'_>, out: &mut String) {
-    push_normalized_key(org.name, out);
-    if let Some(ar) = org.name_ar {
+    push_search_key_of(org.name, org.name_ar, org.source_id, out);
+}
+
+/// Appends the search key of an organisation's `name`, Arabic name and `source_id` to
+/// `out`: the normalised texts joined by ` | `.
+pub fn push_search_key_of(name: &str, name_ar: Option<&str>, source_id: &str, out: &mut String) {
+    push_normalized_key(name, out);
+    if let Some(ar) = name_ar {
         out.push_str(" | ");
         push_normalized_key(ar, out);
     }
     out.push_str(" | ");
-    push_normalized_key(org.source_id, out);
+    push_normalized_key(source_id, out);
 }
 
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
@@ -185,22 +192,19 @@ pub struct OrganisationBatchBuilder {
     quality_flags: ListBuilder<StringBuilder>,
     source_file: StringBuilder,
     source_row: Int64Builder,
-    search_key: StringBuilder,
-    /// The search key being built (reused).
-    key: String,
     len: usize,
 }
 
 impl Default for OrganisationBatchBuilder {
     fn default() -> Self {
-        Self::sized(0, [0; 5])
+        Self::sized(0, [0; 4])
     }
 }
 
 impl OrganisationBatchBuilder {
     /// Empty builders with room for `rows` rows, and `bytes` of text in the columns of
     /// [`Self::text_bytes`].
-    fn sized(rows: usize, bytes: [usize; 5]) -> Self {
+    fn sized(rows: usize, bytes: [usize; 4]) -> Self {
         let list = || {
             ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
                 "item",
@@ -209,7 +213,7 @@ impl OrganisationBatchBuilder {
             )))
         };
         let short = || StringBuilder::with_capacity(rows, rows * 8);
-        let [org_id, source_id, name, source_file, search_key] = bytes;
+        let [org_id, source_id, name, source_file] = bytes;
         let text = |bytes: usize| StringBuilder::with_capacity(rows, bytes);
         Self {
             org_id: text(org_id),
@@ -234,22 +238,14 @@ impl OrganisationBatchBuilder {
             quality_flags: list(),
             source_file: text(source_file),
             source_row: Int64Builder::with_capacity(rows),
-            search_key: text(search_key),
-            key: String::new(),
             len: 0,
         }
     }
 
     /// Text bytes in the larger text columns so far.
-    fn text_bytes(&self) -> [usize; 5] {
-        [
-            &self.org_id,
-            &self.source_id,
-            &self.name,
-            &self.source_file,
-            &self.search_key,
-        ]
-        .map(|b| b.values_slice().len())
+    fn text_bytes(&self) -> [usize; 4] {
+        [&self.org_id, &self.source_id, &self.name, &self.source_file]
+            .map(|b| b.values_slice().len())
     }
 
     /// Appends one organisation.
@@ -288,9 +284,6 @@ impl OrganisationBatchBuilder {
         self.quality_flags.append(true);
         self.source_file.append_value(org.source_file);
         self.source_row.append_value(org.source_row);
-        self.key.clear();
-        push_search_key(org, &mut self.key);
-        self.search_key.append_value(&self.key);
         self.len += 1;
     }
 
@@ -333,7 +326,6 @@ impl OrganisationBatchBuilder {
             Arc::new(self.quality_flags.finish()),
             Arc::new(self.source_file.finish()),
             Arc::new(self.source_row.finish()),
-            Arc::new(self.search_key.finish()),
         ];
         *self = Self::sized(rows, bytes);
         RecordBatch::try_new(organisation_schema(), columns)
