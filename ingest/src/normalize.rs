@@ -131,9 +131,32 @@ fn identity_into(record: &RawRecord, out: &mut IdentityText) -> Result<(), Rejec
 /// [`identity`] of a row whose fields are all text (a CSV row), without allocating:
 /// its trimmed identifier when the row is accepted.
 pub fn text_identity<'t>(source_id: &'t str, name: &str, name_ar: &str) -> Option<&'t str> {
+    named_identity(source_id, named(name, name_ar))
+}
+
+/// The trimmed identifier of a row with `source_id`, when it is accepted: when that is
+/// not empty and the row is `named`.
+pub fn named_identity(source_id: &str, named: bool) -> Option<&str> {
     let id = source_id.trim();
-    let named = !name.trim().is_empty() || !name_ar.trim().is_empty();
     (!id.is_empty() && named).then_some(id)
+}
+
+/// Whether a row with these names has one ([`identity`]'s test).
+fn named(name: &str, name_ar: &str) -> bool {
+    !name.trim().is_empty() || !name_ar.trim().is_empty()
+}
+
+/// [`named`] of name fields as read from a file, before decoding (bytes that are not
+/// UTF-8 read as U+FFFD). A printable ASCII byte is a character no trimming removes,
+/// so nearly every row is answered without decoding its names.
+pub fn bytes_named(name: &[u8], name_ar: &[u8]) -> bool {
+    let printable = |b: &[u8]| b.iter().any(u8::is_ascii_graphic);
+    printable(name)
+        || printable(name_ar)
+        || named(
+            &String::from_utf8_lossy(name),
+            &String::from_utf8_lossy(name_ar),
+        )
 }
 
 /// Normalises one row of `family`'s registry (with a fresh [`Normalizer`]).
@@ -462,6 +485,21 @@ mod tests {
             let full = identity(&r).ok().map(|i| i.source_id);
             let text = text_identity(&id, &name, name_ar.as_deref().unwrap_or(""));
             proptest::prop_assert_eq!(full.as_deref(), text);
+        }
+
+        #[test]
+        fn names_read_as_bytes_are_named_as_decoded_ones(
+            name in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6),
+            pick in proptest::collection::vec(0usize..8, 0..4),
+        ) {
+            // Arbitrary bytes (invalid UTF-8 too), and texts of spaces, controls and
+            // Unicode spaces with or without a letter.
+            let parts = [" ", "\t", "\u{1}", "\u{a0}", "\u{202f}", "\u{3000}", "a", "ع"];
+            let text: String = pick.iter().map(|&i| parts[i]).collect();
+            for (a, b) in [(&name[..], text.as_bytes()), (text.as_bytes(), &name[..])] {
+                let decoded = named(&String::from_utf8_lossy(a), &String::from_utf8_lossy(b));
+                proptest::prop_assert_eq!(bytes_named(a, b), decoded, "{:?} {:?}", a, b);
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use super::text::{TextEncoding, decoded};
 use super::{ReadSummary, RowSink, raw_json};
 use crate::error::{IngestError, Result};
 use crate::fields::{ColumnMap, Field, RawRecord};
-use crate::normalize::text_identity;
+use crate::normalize::{bytes_named, named_identity};
 
 /// Records per [`CsvChunk`].
 pub const CHUNK_ROWS: usize = 8192;
@@ -220,13 +220,9 @@ fn scan_identities_in_blocks(
                 scanner.limit_fields(last + 1);
             }
             Some([id, name, name_ar]) => {
-                let value = |c: &Option<usize>| {
-                    c.and_then(|c| record.field(c))
-                        .map(lossy)
-                        .unwrap_or_default()
-                };
-                let (id, name, name_ar) = (value(id), value(name), value(name_ar));
-                on_row(text_identity(&id, &name, &name_ar));
+                let bytes = |c: &Option<usize>| c.and_then(|c| record.field(c)).unwrap_or(b"");
+                let named = bytes_named(bytes(name), bytes(name_ar));
+                on_row(named_identity(&lossy(bytes(id)), named));
             }
         }
     }
