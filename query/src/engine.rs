@@ -436,7 +436,17 @@ fn search_key_udf() -> ScalarUDF {
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
-            let [name, name_ar, source_id] = [0, 1, 2].map(|i| arrays[i].as_string::<i32>());
+            let text = |i: usize| {
+                arrays
+                    .get(i)
+                    .and_then(|a| a.as_string_opt::<i32>())
+                    .ok_or_else(|| {
+                        datafusion::error::DataFusionError::Internal(format!(
+                            "search_key: argument {i} is not text"
+                        ))
+                    })
+            };
+            let (name, name_ar, source_id) = (text(0)?, text(1)?, text(2)?);
             let rows = name.len();
             let mut keys = StringBuilder::with_capacity(rows, name.value_data().len() * 2);
             let mut key = String::new();
