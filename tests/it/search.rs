@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::SchemaRef;
 use ess_ingest::synth::{SynthOptions, synth};
 use ess_ingest::{IngestJob, Progress, SourceFile};
 use ess_query::{Filter, OrganisationPage, OrganisationsRequest, SnapshotEngine};
@@ -209,20 +211,18 @@ async fn paging_through_a_search_with_the_index_visits_every_match_once() {
     );
 }
 
-/// Snapshots published before `search_key` was dropped from the files hold it as a 23rd
-/// column. Such a snapshot is read as the canonical 22 columns, and searched on the key
-/// computed from the names, by the index and the scan alike: the stored column (here
-/// made stale on purpose) is never read.
-#[tokio::test]
-async fn files_that_still_hold_a_search_key_column_are_read_without_it() {
-    use arrow::array::{ArrayRef, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
+/// Rewrites every organisations part of `manifest` in `store` through `change`, which
+/// maps each batch to the new file's schema and columns.
+async fn rewrite_parts(
+    store: &Arc<dyn ObjectStore>,
+    manifest: &Manifest,
+    change: impl Fn(&RecordBatch) -> (SchemaRef, Vec<ArrayRef>),
+) {
     use object_store::ObjectStoreExt;
     use object_store::path::Path;
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    let (store, manifest) = synthetic_snapshot().await;
     for part in &manifest.organisations_parquet {
         let path = Path::from(part.as_str());
         let bytes = store.get(&path).await.unwrap().bytes().await.unwrap();
@@ -230,23 +230,71 @@ async fn files_that_still_hold_a_search_key_column_are_read_without_it() {
             .unwrap()
             .build()
             .unwrap();
-        let mut fields = organisation_schema().fields().to_vec();
-        fields.push(Arc::new(Field::new(col::SEARCH_KEY, DataType::Utf8, false)));
-        let old = Arc::new(Schema::new(fields));
+        let batches: Vec<RecordBatch> = reader
+            .map(|batch| {
+                let (schema, columns) = change(&batch.unwrap());
+                RecordBatch::try_new(schema, columns).unwrap()
+            })
+            .collect();
         let mut out = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut out, old.clone(), None).unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let stale: ArrayRef = Arc::new(StringArray::from(vec!["stale"; batch.num_rows()]));
-            let mut columns = batch.columns().to_vec();
-            columns.push(stale);
-            writer
-                .write(&arrow::array::RecordBatch::try_new(old.clone(), columns).unwrap())
-                .unwrap();
+        let mut writer = ArrowWriter::try_new(&mut out, batches[0].schema(), None).unwrap();
+        for batch in &batches {
+            writer.write(batch).unwrap();
         }
         writer.close().unwrap();
         store.put(&path, out.into()).await.unwrap();
     }
+}
+
+/// A snapshot whose files lack a column the index reads (`name_ar` here): building the
+/// index fails with an error that names it, rather than hanging or guessing, and
+/// searches go on answering by scanning (which reads the missing column as null).
+#[tokio::test]
+async fn an_index_build_over_files_without_a_column_it_reads_fails_and_names_it() {
+    let (store, manifest) = synthetic_snapshot().await;
+    rewrite_parts(&store, &manifest, |batch| {
+        let keep: Vec<usize> = (0..batch.num_columns())
+            .filter(|&i| batch.schema().field(i).name() != col::NAME_AR)
+            .collect();
+        let projected = batch.project(&keep).unwrap();
+        (projected.schema(), projected.columns().to_vec())
+    })
+    .await;
+    let engine = SnapshotEngine::open(store, manifest).await.unwrap();
+    let error = engine.build_search_index().await.unwrap_err().to_string();
+    assert!(error.contains(col::NAME_AR), "{error}");
+    assert!(!engine.search_index_ready());
+    let page = engine
+        .organisations(&OrganisationsRequest {
+            search: Some("tifaouine".into()),
+            first: 5,
+            ..OrganisationsRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&page).len(), 5);
+}
+
+/// Snapshots published before `search_key` was dropped from the files hold it as a 23rd
+/// column. Such a snapshot is read as the canonical 22 columns, and searched on the key
+/// computed from the names, by the index and the scan alike: the stored column (here
+/// made stale on purpose) is never read.
+#[tokio::test]
+async fn files_that_still_hold_a_search_key_column_are_read_without_it() {
+    use arrow::array::StringArray;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    let (store, manifest) = synthetic_snapshot().await;
+    let mut fields = organisation_schema().fields().to_vec();
+    fields.push(Arc::new(Field::new(col::SEARCH_KEY, DataType::Utf8, false)));
+    let old = Arc::new(Schema::new(fields));
+    rewrite_parts(&store, &manifest, |batch| {
+        let stale: ArrayRef = Arc::new(StringArray::from(vec!["stale"; batch.num_rows()]));
+        let mut columns = batch.columns().to_vec();
+        columns.push(stale);
+        (old.clone(), columns)
+    })
+    .await;
 
     let engine = SnapshotEngine::open(store, manifest).await.unwrap();
     engine.build_search_index().await.unwrap();
