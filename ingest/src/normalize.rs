@@ -129,13 +129,8 @@ fn identity_into(record: &RawRecord, out: &mut IdentityText) -> Result<(), Rejec
 }
 
 /// [`identity`] of a row whose fields are all text (a CSV row), without allocating:
-/// its trimmed identifier when the row is accepted.
-pub fn text_identity<'t>(source_id: &'t str, name: &str, name_ar: &str) -> Option<&'t str> {
-    named_identity(source_id, named(name, name_ar))
-}
-
-/// The trimmed identifier of a row with `source_id`, when it is accepted: when that is
-/// not empty and the row is `named`.
+/// its trimmed identifier when the row is accepted, that is when `source_id` trimmed is
+/// not empty and the row is `named` ([`bytes_named`]).
 pub fn named_identity(source_id: &str, named: bool) -> Option<&str> {
     let id = source_id.trim();
     (!id.is_empty() && named).then_some(id)
@@ -146,9 +141,10 @@ fn named(name: &str, name_ar: &str) -> bool {
     !name.trim().is_empty() || !name_ar.trim().is_empty()
 }
 
-/// [`named`] of name fields as read from a file, before decoding (bytes that are not
-/// UTF-8 read as U+FFFD). A printable ASCII byte is a character no trimming removes,
-/// so nearly every row is answered without decoding its names.
+/// Whether a row with these name fields, as read from a file before decoding (bytes
+/// that are not UTF-8 read as U+FFFD), has a name, as `named` says of decoded ones. A
+/// printable ASCII byte is a character no trimming removes, so nearly every row is
+/// answered without decoding its names.
 pub fn bytes_named(name: &[u8], name_ar: &[u8]) -> bool {
     let printable = |b: &[u8]| b.iter().any(u8::is_ascii_graphic);
     printable(name)
@@ -473,7 +469,7 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn text_identity_accepts_what_identity_accepts(
+        fn named_identity_accepts_what_identity_accepts(
             id in "[ \t1a]{0,3}",
             name in "[ \ta]{0,2}",
             name_ar in proptest::option::of("[ \tع]{0,2}"),
@@ -483,7 +479,7 @@ mod tests {
                 r.set_text(Field::NameAr, ar);
             }
             let full = identity(&r).ok().map(|i| i.source_id);
-            let text = text_identity(&id, &name, name_ar.as_deref().unwrap_or(""));
+            let text = named_identity(&id, named(&name, name_ar.as_deref().unwrap_or("")));
             proptest::prop_assert_eq!(full.as_deref(), text);
         }
 

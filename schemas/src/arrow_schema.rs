@@ -144,13 +144,8 @@ pub fn quarantine_schema() -> SchemaRef {
 /// The text indexed for search: name, Arabic name and identifier, normalised.
 pub fn search_key(org: &Organisation) -> String {
     let mut key = String::new();
-    push_search_key(&org.borrowed(), &mut key);
+    push_search_key_of(&org.name, org.name_ar.as_deref(), &org.source_id, &mut key);
     key
-}
-
-/// Appends [`search_key`]`(org)` to `out`.
-pub fn push_search_key(org: &OrganisationRef<'_>, out: &mut String) {
-    push_search_key_of(org.name, org.name_ar, org.source_id, out);
 }
 
 /// Appends the search key of an organisation's `name`, Arabic name and `source_id` to

@@ -185,7 +185,7 @@ fn no_header(file: &str) -> IngestError {
 const SCAN_BLOCK: usize = 4 << 20;
 
 /// The first pass over a cooperative CSV: for every row [`read_csv`] hands on, in the
-/// same order, its identifier when [`text_identity`] accepts the row, else `None`.
+/// same order, its identifier when [`named_identity`] accepts the row, else `None`.
 /// Decoding only the identifier and name fields, it runs at memory speed.
 pub fn scan_identities(
     input: impl Read + Send + 'static,
