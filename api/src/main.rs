@@ -4,11 +4,13 @@ use ess_api::cli;
 use ess_api::store::AwsSettings;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc: ingest allocates and frees across threads (batches built by one thread,
-/// written by another), where it keeps both time and peak memory lower than the
-/// system allocator (see BENCHMARKS.md).
+/// jemalloc: ingest allocates and frees across threads (batches built by one thread,
+/// encoded by another, freed by a third). jemalloc's arenas reuse those blocks where
+/// mimalloc kept each thread's pages and freed memory for a second before returning
+/// it: the same ingest time, and a peak memory about 90 MiB lower at 1M and 10M rows
+/// (BENCHMARKS.md, eighth round). The system allocator was slower than either.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -36,6 +36,11 @@ use crate::source::{HashingReader, LocalData};
 /// Rows per record batch (of normalised rows, and of the quarantine).
 const BATCH_ROWS: usize = 8192;
 
+/// Raw and detail bytes of rejected rows held at most before they are written as a
+/// row group of the quarantine: 10M synthetic rows reject ~10,000, and their raw values
+/// (~500 bytes each) made 8,192-row groups of 4 MiB, held twice (builder and writer).
+const QUARANTINE_BATCH_BYTES: usize = 1 << 20;
+
 /// Rows per Parquet data page at most.
 const PAGE_ROWS: usize = 4096;
 
@@ -208,8 +213,8 @@ fn write_rows(
     let quarantine_path = dir.join("quarantine.parquet");
     let quarantine_file = File::create(&quarantine_path).map_err(staging_err(&quarantine_path))?;
     let mut quarantine = QuarantineWriter {
-        // Row groups of one batch: the writer holds no more than that of rejected rows
-        // (their raw values are long), however many a file has.
+        // Row groups of one batch (at most 8,192 rows and about 1 MiB of raw values):
+        // the writer holds no more than that of rejected rows, however many a file has.
         writer: ArrowWriter::try_new(
             quarantine_file,
             quarantine_schema(),
@@ -737,6 +742,8 @@ struct QuarantineBuilder {
     detail: StringBuilder,
     raw: StringBuilder,
     len: usize,
+    /// Bytes of `raw` and `detail` since the last batch.
+    bytes: usize,
 }
 
 struct QuarantineWriter {
@@ -762,8 +769,9 @@ impl QuarantineWriter {
         b.detail.append_value(&rejection.detail);
         b.raw.append_value(raw);
         b.len += 1;
+        b.bytes += raw.len() + rejection.detail.len();
         self.rows += 1;
-        if b.len >= BATCH_ROWS {
+        if b.len >= BATCH_ROWS || b.bytes >= QUARANTINE_BATCH_BYTES {
             self.flush()?;
         }
         Ok(())
@@ -775,6 +783,7 @@ impl QuarantineWriter {
             return Ok(());
         }
         b.len = 0;
+        b.bytes = 0;
         let batch = RecordBatch::try_new(
             quarantine_schema(),
             vec![
@@ -787,8 +796,10 @@ impl QuarantineWriter {
             ],
         )
         .map_err(encode_err("the quarantine"))?;
+        // Each batch its own row group, so the writer holds none of it afterwards.
         self.writer
             .write(&batch)
+            .and_then(|()| self.writer.flush())
             .map_err(parquet_err("the quarantine"))
     }
 }
@@ -1323,5 +1334,49 @@ mod tests {
         for (id, row, members) in &got {
             assert_eq!(last[id], (*row, *members), "{id}");
         }
+    }
+
+    #[test]
+    fn rejected_rows_with_long_raw_values_are_written_in_row_groups_of_about_a_mebibyte() {
+        // 3,000 nameless rows with 1 KB of raw values each: 3 MB of quarantine, which
+        // must come out whole, in order, in several row groups none much over 1 MiB.
+        let mut csv = String::from("N° immatriculation;Raison sociale;Secteur\n");
+        let long = "x".repeat(1000);
+        for i in 0..3_000 {
+            csv.push_str(&format!("R-{i};;{long}\n"));
+            csv.push_str(&format!("A-{i};Coop {i};Artisanat\n"));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let staged = stage_csv(csv.into_bytes(), dir.path());
+        assert_eq!(staged.files[0].rejected, 3_000);
+        assert_eq!(staged.quarantine_rows, 3_000);
+
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(File::open(&staged.quarantine).unwrap())
+                .unwrap();
+        let meta = builder.metadata().clone();
+        assert!(
+            meta.num_row_groups() >= 3,
+            "{} row groups",
+            meta.num_row_groups()
+        );
+        for g in meta.row_groups() {
+            // Rows of ~1 KB of raw value each: no group holds much more than 1 MiB.
+            assert!(g.num_rows() <= 1100, "{} rows in a group", g.num_rows());
+        }
+        let mut rows = Vec::new();
+        for b in builder.build().unwrap() {
+            let b = b.unwrap();
+            let r = b
+                .column_by_name("source_row")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            let raw = b.column_by_name("raw").unwrap().as_string::<i32>();
+            for i in 0..b.num_rows() {
+                assert!(raw.value(i).contains(&long));
+                rows.push(r.value(i));
+            }
+        }
+        assert_eq!(rows, (0..3_000).map(|i| 2 + 2 * i).collect::<Vec<i64>>());
     }
 }
