@@ -57,6 +57,14 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in declaration order (`status as usize` indexes it).
+    pub const ALL: [Status; 4] = [
+        Status::Active,
+        Status::InLiquidation,
+        Status::Dissolved,
+        Status::Unknown,
+    ];
+
     /// The value of the `status` column.
     pub fn as_str(self) -> &'static str {
         match self {

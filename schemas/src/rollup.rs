@@ -16,7 +16,7 @@ use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef}
 use crate::arrow_schema::col;
 use crate::interner::Interner;
 use crate::measures::{Sums, col as m};
-use crate::organisation::OrganisationRef;
+use crate::organisation::{Family, OrganisationRef, Status};
 
 /// The rollup's schema: the six dimension columns (named as in the organisations
 /// table), then the measure columns of [`crate::measures::col::ALL`].
@@ -78,6 +78,25 @@ fn add_sums(s: &mut Sums, o: &Sums) {
     *s = Sums::from_array(std::array::from_fn(|i| a[i] + b[i]));
 }
 
+/// A group's key within its partition: sector, status and year in one number, hashed
+/// with one multiply (the whole key, six words, was hashed as 24 bytes).
+fn inner_key(key: &IdKey) -> u128 {
+    (u128::from(key[3]) << 64) | (u128::from(key[4]) << 32) | u128::from(key[5])
+}
+
+/// The whole key of a group of the partition `outer` (family, region, province).
+fn whole_key(outer: [u32; 3], inner: u128) -> IdKey {
+    let [f, r, p] = outer;
+    [
+        f,
+        r,
+        p,
+        (inner >> 64) as u32,
+        (inner >> 32) as u32,
+        inner as u32,
+    ]
+}
+
 /// Groups of one family, region and province: the unit the rollup partitions, spills
 /// and sorts by. There are a few hundred partitions at most (bounded by the reference
 /// data), each a few thousand groups (sector × year × status): small enough that a row
@@ -85,18 +104,28 @@ fn add_sums(s: &mut Sums, o: &Sums) {
 /// to the table when it is full.
 #[derive(Debug, Default)]
 struct Partition {
-    groups: HashMap<IdKey, Sums, foldhash::fast::FixedState>,
+    /// Family, region and province: the first three words of its groups' keys.
+    outer: [u32; 3],
+    /// Sums by [`inner_key`].
+    groups: HashMap<u128, Sums, foldhash::fast::FixedState>,
     queue: Vec<Queued>,
     /// Runs of this partition's groups spilled so far (see [`RollupSpill`]).
     runs: Vec<u64>,
 }
 
 impl Partition {
+    fn new(outer: [u32; 3]) -> Self {
+        Partition {
+            outer,
+            ..Partition::default()
+        }
+    }
+
     /// Adds the queued rows to the table; returns how many groups it gained.
     fn drain_queue(&mut self) -> usize {
         let before = self.groups.len();
         for q in self.queue.drain(..) {
-            let s = self.groups.entry(q.key).or_default();
+            let s = self.groups.entry(inner_key(&q.key)).or_default();
             let [members, members_women, employees, women, men] = q.values;
             s.organisations += 1;
             s.members += members;
@@ -138,6 +167,10 @@ pub struct RollupKeyer {
     texts: [Interner; 5],
     /// Texts of each interner already handed on.
     shipped: [usize; 5],
+    /// The numbers of families and of statuses, by variant (0: not yet numbered), so
+    /// that these two are not looked up by text for every row.
+    families: [u32; Family::ALL.len()],
+    statuses: [u32; Status::ALL.len()],
     rows: Vec<Queued>,
 }
 
@@ -156,6 +189,8 @@ impl Default for RollupKeyer {
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             texts: Default::default(),
             shipped: [0; 5],
+            families: [0; Family::ALL.len()],
+            statuses: [0; Status::ALL.len()],
             rows: Vec::new(),
         }
     }
@@ -164,18 +199,22 @@ impl Default for RollupKeyer {
 impl RollupKeyer {
     /// Keys one organisation.
     pub fn push(&mut self, org: &OrganisationRef<'_>) {
-        let texts = [
-            Some(org.family.as_str()),
-            org.region_code,
-            org.province_code,
-            Some(org.sector_code),
-            Some(org.status.as_str()),
-        ];
-        let mut key: IdKey = [0; 6];
-        for (i, text) in texts.into_iter().enumerate() {
-            key[i] = self.texts[i].id(text);
+        let family = &mut self.families[org.family as usize];
+        if *family == 0 {
+            *family = self.texts[0].id(Some(org.family.as_str()));
         }
-        key[5] = year_key(org.founded_year);
+        let status = &mut self.statuses[org.status as usize];
+        if *status == 0 {
+            *status = self.texts[4].id(Some(org.status.as_str()));
+        }
+        let key: IdKey = [
+            *family,
+            self.texts[1].id(org.region_code),
+            self.texts[2].id(org.province_code),
+            self.texts[3].id(Some(org.sector_code)),
+            *status,
+            year_key(org.founded_year),
+        ];
         self.rows.push(Queued {
             key,
             values: [
@@ -216,8 +255,9 @@ impl RollupKeyer {
 #[derive(Default)]
 pub struct RollupBuilder {
     partitions: Vec<Partition>,
-    /// The partition of each (family, region, province), by interned ids.
-    partition_of: HashMap<[u32; 3], usize, foldhash::fast::FixedState>,
+    /// The partitions of each province (by interned id, 0 for none), with their family
+    /// and region: a short list (one entry, mostly), searched without hashing.
+    by_province: Vec<Vec<([u32; 2], u32)>>,
     /// Interners of family, region, province, sector and status.
     texts: [Interner; 5],
     /// Per [`RollupKeyer`]: its numbers of each dimension's texts, as ours.
@@ -342,20 +382,31 @@ impl RollupBuilder {
             self.by_family.resize(family + 1, 0);
         }
         self.by_family[family] += 1;
-        let next = self.partitions.len();
-        let p = *self
-            .partition_of
-            .entry([q.key[0], q.key[1], q.key[2]])
-            .or_insert(next);
-        if p == next {
-            self.partitions.push(Partition::default());
-        }
+        let p = self.partition(q.key[0], q.key[1], q.key[2]);
         let partition = &mut self.partitions[p];
         partition.queue.push(q);
         if partition.queue.len() >= QUEUED {
             self.held += partition.drain_queue();
             self.spill_if_over_budget();
         }
+    }
+
+    /// The index of the partition of (family, region, province), made if new.
+    #[inline]
+    fn partition(&mut self, family: u32, region: u32, province: u32) -> usize {
+        let province = province as usize;
+        if self.by_province.len() <= province {
+            self.by_province.resize_with(province + 1, Vec::new);
+        }
+        let list = &mut self.by_province[province];
+        if let Some((_, p)) = list.iter().find(|(k, _)| *k == [family, region]) {
+            return *p as usize;
+        }
+        let p = self.partitions.len();
+        self.partitions
+            .push(Partition::new([family, region, province as u32]));
+        list.push(([family, region], p as u32));
+        p
     }
 
     /// Past the budget, writes out the groups that have met the fewest organisations
@@ -391,10 +442,12 @@ impl RollupBuilder {
         let buf = &mut self.buf;
         buf.clear();
         let before = partition.groups.len();
-        partition.groups.retain(|key, sums| {
+        let outer = partition.outer;
+        partition.groups.retain(|inner, sums| {
             if sums.organisations > most {
                 return true;
             }
+            let key = whole_key(outer, *inner);
             for k in key {
                 buf.extend_from_slice(&k.to_le_bytes());
             }
@@ -482,9 +535,10 @@ impl RollupBuilder {
         // Each interned text's rank among its dimension's texts (0 for null, first).
         let ranks = self.texts.each_ref().map(Interner::ranks);
         let mut order: Vec<([u32; 3], usize)> = self
-            .partition_of
+            .partitions
             .iter()
-            .map(|(k, p)| ([k[0], k[1], k[2]], *p))
+            .enumerate()
+            .map(|(p, partition)| (partition.outer, p))
             .collect();
         order.sort_unstable_by_key(|(k, _)| {
             (
@@ -510,11 +564,14 @@ impl RollupBuilder {
                             let at = 24 + i * 8;
                             i64::from_le_bytes(g[at..at + 8].try_into().expect("8 bytes"))
                         }));
-                        add_sums(partition.groups.entry(key).or_default(), &sums);
+                        add_sums(partition.groups.entry(inner_key(&key)).or_default(), &sums);
                     }
                 }
             }
-            let mut groups: Vec<(IdKey, Sums)> = partition.groups.into_iter().collect();
+            let mut groups: Vec<(IdKey, Sums)> = std::mem::take(&mut partition.groups)
+                .into_iter()
+                .map(|(inner, sums)| (whole_key(partition.outer, inner), sums))
+                .collect();
             // Within a partition (one family, region, province): sector, year, status.
             groups.sort_unstable_by_key(|(id, _)| {
                 (ranks[3][id[3] as usize], id[5], ranks[4][id[4] as usize])
