@@ -568,9 +568,11 @@ impl RollupBuilder {
                     }
                 }
             }
-            let mut groups: Vec<(IdKey, Sums)> = std::mem::take(&mut partition.groups)
+            let outer = partition.outer;
+            let mut groups: Vec<(IdKey, Sums)> = partition
+                .groups
                 .into_iter()
-                .map(|(inner, sums)| (whole_key(partition.outer, inner), sums))
+                .map(|(inner, sums)| (whole_key(outer, inner), sums))
                 .collect();
             // Within a partition (one family, region, province): sector, year, status.
             groups.sort_unstable_by_key(|(id, _)| {
