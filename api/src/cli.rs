@@ -354,13 +354,15 @@ fn ordered_sources(sub: &ArgMatches, aws: &AwsSettings) -> Result<Vec<SourceFile
 async fn ingest(store: &Store, sources: Vec<SourceFile>) -> Result<IngestOutcome, CliError> {
     let progress = Arc::new(Progress::default());
     let line = ProgressLine::start(&progress);
-    let result = IngestJob::builder()
+    let mut job = IngestJob::builder()
         .store(store.store.clone())
         .sources(sources)
-        .progress(progress)
-        .build()?
-        .run()
-        .await;
+        .progress(progress);
+    if let Some(root) = store.local_root() {
+        // Finished files are moved into the directory, not streamed through buffers.
+        job = job.local_root(root);
+    }
+    let result = job.build()?.run().await;
     drop(line);
     Ok(result?)
 }

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use ess_schemas::rollup::RollupSpill;
 
-/// Groups the rollup holds in memory at most while an ingest runs: about 16 MiB of
-/// tables, where 10M synthetic cooperatives make 330k groups (43 MiB). The rarest
-/// groups are written out first; every measure is a sum, so they are summed back in
-/// when the rollup is written, one partition (family, region, province) at a time.
+/// Room for groups (the capacity of the rollup's tables, ~100 bytes a group) held in
+/// memory at most while an ingest runs: at most ~13 MiB of tables, where 10M synthetic
+/// cooperatives make 330k groups (43 MiB). The rarest groups are written out first;
+/// every measure is a sum, so they are summed back in when the rollup is written, one
+/// partition (family, region, province) at a time.
 pub(crate) const ROLLUP_BUDGET: usize = 1 << 17;
 
 /// Runs appended to one file; each run is found again by its offset and length.

@@ -8,8 +8,8 @@
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Int32Builder, Int64Builder,
-    ListBuilder, RecordBatch, StringBuilder,
+    Array, ArrayBuilder, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Int32Builder,
+    Int64Builder, ListBuilder, RecordBatch, StringBuilder,
 };
 use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Int64Type, Schema, SchemaRef};
 use chrono::NaiveDate;
@@ -192,32 +192,53 @@ pub struct OrganisationBatchBuilder {
 
 impl Default for OrganisationBatchBuilder {
     fn default() -> Self {
-        Self::sized(0, [0; 4])
+        Self::sized(Room::default())
+    }
+}
+
+/// What a batch held, to size the builders of the next one: rows, bytes of each
+/// text column ([`Room::TEXTS`]) and labels in each list column ([`Room::LISTS`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Room {
+    rows: usize,
+    text: [usize; 5],
+    lists: [(usize, usize); 2],
+}
+
+impl Room {
+    /// The same with an eighth more of each: batches vary a little (superseded rows,
+    /// longer names), and a buffer one byte short doubles (a copy, and twice the
+    /// memory until the batch is freed), so every batch is sized to fit whole.
+    fn with_headroom(self) -> Self {
+        let more = |n: usize| n + n / 8;
+        Room {
+            rows: more(self.rows),
+            text: self.text.map(more),
+            lists: self.lists.map(|(items, bytes)| (more(items), more(bytes))),
+        }
     }
 }
 
 impl OrganisationBatchBuilder {
-    /// Empty builders with room for `rows` rows, and `bytes` of text in the columns of
-    /// [`Self::text_bytes`].
-    fn sized(rows: usize, bytes: [usize; 4]) -> Self {
-        let list = || {
-            ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
-                "item",
-                DataType::Utf8,
-                true,
-            )))
+    /// Empty builders with the room a batch like `room` needs.
+    fn sized(room: Room) -> Self {
+        let rows = room.rows;
+        let list = |(items, bytes): (usize, usize)| {
+            ListBuilder::with_capacity(StringBuilder::with_capacity(items, bytes), rows)
+                .with_field(Arc::new(Field::new("item", DataType::Utf8, true)))
         };
         let short = || StringBuilder::with_capacity(rows, rows * 8);
-        let [org_id, source_id, name, source_file] = bytes;
+        let [org_id, source_id, name, name_ar, source_file] = room.text;
+        let [activities, quality_flags] = room.lists;
         let text = |bytes: usize| StringBuilder::with_capacity(rows, bytes);
         Self {
             org_id: text(org_id),
             family: short(),
             source_id: text(source_id),
             name: text(name),
-            name_ar: StringBuilder::new(),
+            name_ar: text(name_ar),
             sector_code: short(),
-            activities: list(),
+            activities: list(activities),
             region_code: short(),
             province_code: short(),
             founded_on: Date32Builder::with_capacity(rows),
@@ -230,17 +251,30 @@ impl OrganisationBatchBuilder {
             employees_men: Int64Builder::with_capacity(rows),
             volunteers: Int64Builder::with_capacity(rows),
             public_utility: BooleanBuilder::with_capacity(rows),
-            quality_flags: list(),
+            quality_flags: list(quality_flags),
             source_file: text(source_file),
             source_row: Int64Builder::with_capacity(rows),
             len: 0,
         }
     }
 
-    /// Text bytes in the larger text columns so far.
-    fn text_bytes(&self) -> [usize; 4] {
-        [&self.org_id, &self.source_id, &self.name, &self.source_file]
-            .map(|b| b.values_slice().len())
+    /// What the builders hold so far.
+    fn room(&self) -> Room {
+        let list = |b: &ListBuilder<StringBuilder>| {
+            (b.values_ref().len(), b.values_ref().values_slice().len())
+        };
+        Room {
+            rows: self.len,
+            text: [
+                &self.org_id,
+                &self.source_id,
+                &self.name,
+                &self.name_ar,
+                &self.source_file,
+            ]
+            .map(|b| b.values_slice().len()),
+            lists: [list(&self.activities), list(&self.quality_flags)],
+        }
     }
 
     /// Appends one organisation.
@@ -296,7 +330,7 @@ impl OrganisationBatchBuilder {
     pub fn finish(&mut self) -> RecordBatch {
         // The next batch is likely the size of this one: room for it up front saves
         // growing every buffer from nothing again.
-        let (rows, bytes) = (self.len, self.text_bytes());
+        let room = self.room();
         self.len = 0;
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.org_id.finish()),
@@ -322,7 +356,7 @@ impl OrganisationBatchBuilder {
             Arc::new(self.source_file.finish()),
             Arc::new(self.source_row.finish()),
         ];
-        *self = Self::sized(rows, bytes);
+        *self = Self::sized(room.with_headroom());
         RecordBatch::try_new(organisation_schema(), columns)
             .expect("builder columns follow the canonical schema")
     }

@@ -16,6 +16,9 @@ use crate::normalize::{bytes_named, named_identity};
 /// Records per [`CsvChunk`].
 pub const CHUNK_ROWS: usize = 8192;
 
+/// Bytes (and fields) a [`CsvChunk`] holds at most: its offsets are 32-bit.
+const CHUNK_BYTES_MAX: usize = u32::MAX as usize;
+
 /// Reads a cooperative CSV already known to be in `encoding`, row by row into `sink`.
 pub fn read_csv(
     input: impl Read + Send + 'static,
@@ -37,10 +40,13 @@ pub struct CsvChunk {
     map: Arc<ColumnMap>,
     /// Each record's fields, with the delimiters between them when it was a plain line.
     data: Vec<u8>,
-    /// Where every field of every record is in `data`.
-    spans: Vec<(usize, usize)>,
+    /// Where every field of every record is in `data` (32-bit offsets: half the memory
+    /// of `usize` ones, and a chunk's bytes are checked to fit, [`CHUNK_BYTES_MAX`]).
+    spans: Vec<(u32, u32)>,
     /// Per record: its line, the index of its first field in `spans`, its field count.
-    records: Vec<(i64, usize, usize)>,
+    records: Vec<(i64, u32, u32)>,
+    /// Bytes and fields held at most ([`CHUNK_BYTES_MAX`]; less in tests).
+    limit: usize,
 }
 
 impl CsvChunk {
@@ -50,17 +56,25 @@ impl CsvChunk {
             data: Vec::with_capacity(CHUNK_ROWS * 128),
             spans: Vec::with_capacity(CHUNK_ROWS * 16),
             records: Vec::with_capacity(CHUNK_ROWS),
+            limit: CHUNK_BYTES_MAX,
         }
     }
 
-    /// Adds a record: its bytes in one copy, not field by field.
-    fn push(&mut self, line: i64, record: RecordView<'_>) {
+    /// Adds a record: its bytes in one copy, not field by field. Fails when the chunk
+    /// would pass [`CHUNK_BYTES_MAX`] (a record of gigabytes: an unclosed quote).
+    fn push(&mut self, line: i64, record: RecordView<'_>) -> std::result::Result<(), ()> {
         let (bytes, ranges) = record.spans();
         let (base, first) = (self.data.len(), self.spans.len());
+        if base + bytes.len() > self.limit || first + ranges.len() > self.limit {
+            return Err(());
+        }
         self.data.extend_from_slice(bytes);
+        // Both fit in 32 bits: checked above.
+        let offset = |i: usize| (base + i) as u32;
         self.spans
-            .extend(ranges.iter().map(|r| (base + r.start, base + r.end)));
-        self.records.push((line, first, ranges.len()));
+            .extend(ranges.iter().map(|r| (offset(r.start), offset(r.end))));
+        self.records.push((line, first as u32, ranges.len() as u32));
+        Ok(())
     }
 
     /// Records in the chunk.
@@ -76,7 +90,7 @@ impl CsvChunk {
     /// Where field `i` (of all records) is in `data`.
     fn range(&self, i: usize) -> std::ops::Range<usize> {
         let (start, end) = self.spans[i];
-        start..end
+        start as usize..end as usize
     }
 
     fn fields(&self, first: usize, count: usize) -> impl Iterator<Item = &[u8]> {
@@ -92,6 +106,7 @@ impl CsvChunk {
         let text = simdutf8::basic::from_utf8(&self.data).ok();
         let mut raw = RawRecord::default();
         for &(line, first, count) in &self.records {
+            let (first, count) = (first as usize, count as usize);
             raw.clear();
             for (i, field) in (first..first + count).zip(&self.map.columns) {
                 if let Some(field) = field {
@@ -122,6 +137,18 @@ pub fn read_csv_chunks(
     chunk_rows: usize,
     emit: &mut dyn FnMut(CsvChunk) -> Result<()>,
 ) -> Result<ReadSummary> {
+    read_chunks_within(input, encoding, file, chunk_rows, CHUNK_BYTES_MAX, emit)
+}
+
+/// [`read_csv_chunks`], each chunk holding at most `limit` bytes and fields.
+fn read_chunks_within(
+    input: impl Read + Send + 'static,
+    encoding: TextEncoding,
+    file: &str,
+    chunk_rows: usize,
+    limit: usize,
+    emit: &mut dyn FnMut(CsvChunk) -> Result<()>,
+) -> Result<ReadSummary> {
     let mut scanner = Scanner::new(input, encoding, file, SCAN_BLOCK)?;
     let mut summary = ReadSummary {
         encoding: Some(encoding.label().to_owned()),
@@ -137,8 +164,13 @@ pub fn read_csv_chunks(
             columns = Some(Arc::new(map));
             continue;
         };
-        let current = chunk.get_or_insert_with(|| CsvChunk::new(map.clone()));
-        current.push(line as i64, record);
+        let current = chunk.get_or_insert_with(|| CsvChunk {
+            limit,
+            ..CsvChunk::new(map.clone())
+        });
+        if current.push(line as i64, record).is_err() {
+            return Err(chunk_too_large(file, line));
+        }
         if current.len() >= chunk_rows {
             emit(chunk.take().expect("filled above"))?;
         }
@@ -151,6 +183,21 @@ pub fn read_csv_chunks(
         emit(last)?;
     }
     Ok(summary)
+}
+
+/// A run of records too large to hold: nearly always a quote that never closes, so
+/// that the rest of the file reads as one field.
+fn chunk_too_large(file: &str, line: u64) -> IngestError {
+    IngestError::Io {
+        file: file.to_owned(),
+        source: io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the records from line {line} on hold more than 4 GiB in {CHUNK_ROWS} rows; \
+                 is a quoted field never closed?"
+            ),
+        ),
+    }
 }
 
 /// The columns of a header row; the identifier and name columns are required.
@@ -758,7 +805,10 @@ mod tests {
             &mut |chunk| {
                 assert!(chunk.len() <= rows);
                 for &(line, first, count) in &chunk.records {
-                    let fields = chunk.fields(first, count).map(<[u8]>::to_vec).collect();
+                    let fields = chunk
+                        .fields(first as usize, count as usize)
+                        .map(<[u8]>::to_vec)
+                        .collect();
                     out.push((line as u64, fields));
                 }
                 Ok(())
@@ -766,6 +816,32 @@ mod tests {
         )
         .ok()?;
         Some(out)
+    }
+
+    #[test]
+    fn a_run_of_records_too_large_to_hold_is_an_error_naming_file_and_line() {
+        // A quote that never closes makes the rest of the file one field.
+        let csv = "N° immatriculation;Raison sociale\n1;Coop 1\n2;\"Coop 2\n3;Coop 3\n4;Coop 4\n";
+        let read = |limit| {
+            let mut chunks = 0;
+            read_chunks_within(
+                Cursor::new(csv.as_bytes().to_vec()),
+                TextEncoding::Utf8,
+                "big.csv",
+                CHUNK_ROWS,
+                limit,
+                &mut |_| {
+                    chunks += 1;
+                    Ok(())
+                },
+            )
+            .map(|_| chunks)
+        };
+        assert_eq!(read(CHUNK_BYTES_MAX).unwrap(), 1);
+        let err = read(16).unwrap_err().to_string();
+        assert!(err.starts_with("big.csv: "), "{err}");
+        assert!(err.contains("from line 3 on"), "{err}");
+        assert!(err.contains("never closed"), "{err}");
     }
 
     #[test]
