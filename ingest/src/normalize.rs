@@ -6,7 +6,7 @@ use ess_schemas::places::{ResolvedPlace, resolve_place};
 use ess_schemas::reference::{OTHER_SECTOR, Reference};
 use ess_schemas::values::{
     DateForms, Raw, cooperative_status, date_field, employees_total, integer_field, mutual_status,
-    yes_no,
+    trim, yes_no,
 };
 use ess_schemas::{Family, Flags, Organisation, OrganisationRef, QualityFlag, Status};
 
@@ -40,7 +40,7 @@ fn source_id_into(raw: &Raw, out: &mut String) -> Result<(), Rejection> {
     out.clear();
     match raw {
         Raw::Empty => {}
-        Raw::Text(s) => out.push_str(s.trim()),
+        Raw::Text(s) => out.push_str(trim(s)),
         Raw::Int(i) => write!(out, "{i}").expect("writing to a String"),
         Raw::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e18 => {
             write!(out, "{}", *f as i64).expect("writing to a String")
@@ -111,10 +111,10 @@ fn identity_into(record: &RawRecord, out: &mut IdentityText) -> Result<(), Rejec
     source_id_into(record.get(Field::SourceId), &mut out.source_id)?;
     out.name_ar.clear();
     out.name_ar
-        .push_str(record.get(Field::NameAr).as_text().trim());
+        .push_str(trim(&record.get(Field::NameAr).as_text()));
     out.name.clear();
     let latin = record.get(Field::Name).as_text();
-    let latin = latin.trim();
+    let latin = trim(&latin);
     if !latin.is_empty() {
         out.name.push_str(latin);
     } else if !out.name_ar.is_empty() {
@@ -182,6 +182,8 @@ pub struct Normalizer<'r> {
     places_len: usize,
     /// Per family (as indexed by [`family_index`]): label → sector code.
     sectors: [Memo<Option<&'r str>>; 3],
+    /// Per family: status text → status and the flags it raised.
+    statuses: [Memo<(Status, Flags)>; 3],
     identity: IdentityText,
     org_id: String,
     activities: Vec<String>,
@@ -253,6 +255,38 @@ fn sector_code<'r>(
     code
 }
 
+/// The status of `raw` in `family`'s registry, text memoised in `memo`: a registry
+/// writes its few statuses on every row, and each read normalises the text.
+fn status(
+    memo: &mut Memo<(Status, Flags)>,
+    family: Family,
+    raw: &Raw,
+    flags: &mut Flags,
+) -> Status {
+    let read = |raw: &Raw, flags: &mut Flags| match family {
+        Family::Mutual => mutual_status(raw, flags),
+        _ => cooperative_status(raw, flags),
+    };
+    let Raw::Text(text) = raw else {
+        return read(raw, flags);
+    };
+    if memo.len() > MEMO_LIMIT {
+        memo.clear();
+    }
+    let (status, raised) = match memo.get(text.as_str()) {
+        Some(hit) => hit,
+        None => {
+            let mut raised = Flags::default();
+            let status = read(raw, &mut raised);
+            memo.entry(text.clone()).or_insert((status, raised))
+        }
+    };
+    for f in raised.iter() {
+        flags.raise(f);
+    }
+    *status
+}
+
 impl<'r> Normalizer<'r> {
     /// A normaliser over `reference`.
     pub fn new(reference: &'r Reference) -> Self {
@@ -261,6 +295,7 @@ impl<'r> Normalizer<'r> {
             places: Memo::default(),
             places_len: 0,
             sectors: Default::default(),
+            statuses: Default::default(),
             identity: IdentityText::default(),
             org_id: String::new(),
             activities: Vec::new(),
@@ -294,7 +329,7 @@ impl<'r> Normalizer<'r> {
         flags.clear();
 
         let sector_raw = record.get(Field::Sector).as_text();
-        let sector_text = sector_raw.trim();
+        let sector_text = trim(&sector_raw);
         self.activities.clear();
         if family == Family::Association {
             self.activities.extend(activity_labels(sector_text));
@@ -333,9 +368,13 @@ impl<'r> Normalizer<'r> {
         let founded = date_field(record.get(Field::Founded), forms, flags);
 
         let status = match family {
-            Family::Cooperative => cooperative_status(record.get(Field::Status), flags),
             Family::Association => Status::Active,
-            Family::Mutual => mutual_status(record.get(Field::Status), flags),
+            Family::Cooperative | Family::Mutual => status(
+                &mut self.statuses[family_index(family)],
+                family,
+                record.get(Field::Status),
+                flags,
+            ),
         };
 
         let members_total = integer_field(record.get(Field::Members), flags);
@@ -536,6 +575,27 @@ mod tests {
                 record(&[(Field::SourceId, t("13")), (Field::Name, t("Coop 13"))]),
             ),
         ];
+        // Statuses, memoised by text per family: the same text twice, unknown ones
+        // flagged every time, and a mutual's text read by the mutual rules.
+        let statuses = [
+            (Family::Cooperative, "En liquidation"),
+            (Family::Cooperative, "Bizarre"),
+            (Family::Cooperative, "Bizarre"),
+            (Family::Cooperative, "agréée"),
+            (Family::Mutual, "Agréée"),
+            (Family::Mutual, "agréée"),
+            (Family::Mutual, "En liquidation"),
+            (Family::Cooperative, " en  LIQUIDATION "),
+        ]
+        .map(|(family, status)| {
+            let r = record(&[
+                (Field::SourceId, t("S")),
+                (Field::Name, t("Statut")),
+                (Field::Status, t(status)),
+            ]);
+            (family, r)
+        });
+        let rows: Vec<_> = rows.into_iter().chain(statuses).collect();
         let mut reused = Normalizer::new(reference());
         for (i, (family, r)) in rows.iter().enumerate() {
             let fresh = normalize(reference(), *family, r, "f", i as i64);

@@ -716,12 +716,15 @@ impl<'p> FinalWriter<'p> {
             groups_spilled = self.rollup.spilled_groups(),
             "rollup accumulated"
         );
+        // Written once every row is in, with nothing else left to do: its columns are
+        // encoded on every core (it was ~10% of a 1M-row ingest's time on one).
         let rollup_path = self.dir.join("rollup.parquet");
         let f = File::create(&rollup_path).map_err(staging_err(&rollup_path))?;
-        let mut w = ArrowWriter::try_new(f, rollup_schema(), Some(self.props))
+        let rows = self.layout.row_group_rows;
+        let mut w = ParallelWriter::try_new(f, rollup_schema(), self.props, rows)
             .map_err(parquet_err("the rollup"))?;
         self.rollup
-            .finish_into(self.layout.row_group_rows, |batch| w.write(&batch))
+            .finish_into(rows, |batch| w.write(&batch))
             .map_err(parquet_err("the rollup"))?;
         w.close().map_err(parquet_err("the rollup"))?;
         let _ = std::fs::remove_file(&self.spill_path);

@@ -6,6 +6,17 @@ use chrono::{Datelike, NaiveDate};
 use crate::key::{normalize_key, push_normalized_key};
 use crate::organisation::{Flags, QualityFlag, Status};
 
+/// `str::trim`, answered without decoding when both ends are printable ASCII, which no
+/// trimming removes: nearly every registry value, and a row has a dozen to trim.
+#[inline]
+pub fn trim(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        [only] if only.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 /// A value as a reader found it, before any rule is applied.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Raw {
@@ -96,7 +107,7 @@ pub fn parse_integer(raw: &Raw) -> Result<Option<i64>, InvalidValue> {
 
 fn parse_integer_text(text: &str) -> Result<Option<i64>, InvalidValue> {
     // Most values are plain digits: no need to copy them without separators.
-    let plain = text.trim();
+    let plain = trim(text);
     if !plain.is_empty() && plain.len() <= 18 && plain.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(Some(
             plain
@@ -164,7 +175,7 @@ pub fn parse_date(raw: &Raw, forms: DateForms) -> Result<Founded, InvalidValue> 
             year: Some(d.year()),
         }),
         Raw::Text(text) => {
-            let text = text.trim();
+            let text = trim(text);
             if text.is_empty() {
                 return Ok(Founded::default());
             }
@@ -197,34 +208,57 @@ fn full(d: NaiveDate) -> Founded {
     }
 }
 
-/// Splits `text` on `sep` into exactly three all-digit parts.
-fn three_parts(text: &str, sep: char) -> Option<[&str; 3]> {
-    let mut it = text.split(sep);
-    let parts = [it.next()?, it.next()?, it.next()?];
-    if it.next().is_some()
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    Some(parts)
+/// A run of ASCII digits: its value (meaningful up to 9 digits) and its length.
+#[derive(Debug, Clone, Copy)]
+struct Digits {
+    value: u32,
+    len: usize,
 }
 
-fn ymd(y: &str, m: &str, d: &str) -> Option<NaiveDate> {
-    if y.len() != 4 || m.len() > 2 || d.len() > 2 {
+/// Splits `text` on `sep` into exactly three non-empty runs of ASCII digits, read in
+/// one pass over the bytes (a date is read on every row of a registry).
+fn three_parts(text: &str, sep: u8) -> Option<[Digits; 3]> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    let mut parts = [Digits { value: 0, len: 0 }; 3];
+    for (i, part) in parts.iter_mut().enumerate() {
+        let start = at;
+        let mut value = 0u32;
+        while let Some(b) = bytes.get(at).filter(|b| b.is_ascii_digit()) {
+            value = value.wrapping_mul(10).wrapping_add(u32::from(b - b'0'));
+            at += 1;
+        }
+        *part = Digits {
+            value,
+            len: at - start,
+        };
+        if part.len == 0 {
+            return None;
+        }
+        if i < 2 {
+            if bytes.get(at) != Some(&sep) {
+                return None;
+            }
+            at += 1;
+        }
+    }
+    (at == bytes.len()).then_some(parts)
+}
+
+fn ymd(y: Digits, m: Digits, d: Digits) -> Option<NaiveDate> {
+    if y.len != 4 || m.len > 2 || d.len > 2 {
         return None;
     }
-    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+    NaiveDate::from_ymd_opt(y.value as i32, m.value, d.value)
 }
 
 fn parse_dmy(text: &str) -> Option<NaiveDate> {
-    let [d, m, y] = three_parts(text, '/')?;
+    let [d, m, y] = three_parts(text, b'/')?;
     ymd(y, m, d)
 }
 
 fn parse_ymd(text: &str) -> Option<NaiveDate> {
-    let [y, m, d] = three_parts(text, '-')?;
+    let [y, m, d] = three_parts(text, b'-')?;
     ymd(y, m, d)
 }
 
@@ -437,6 +471,11 @@ mod tests {
 
     proptest! {
         #[test]
+        fn trimming_is_str_trim(s in "\\PC{0,6}|[ a-z\u{a0}\u{3000}é\t\r\n]{0,6}") {
+            prop_assert_eq!(trim(&s), s.trim());
+        }
+
+        #[test]
         fn integer_text_never_panics(s in "\\PC*") {
             let _ = parse_integer(&Raw::Text(s.clone()));
             let _ = parse_date(&Raw::Text(s.clone()), DateForms::Csv);
@@ -461,6 +500,26 @@ mod tests {
                 .rev()
                 .collect();
             prop_assert_eq!(parse_integer(&Raw::Text(grouped)), Ok(Some(n)));
+        }
+
+        #[test]
+        fn dates_are_read_as_by_splitting_and_parsing_parts(
+            s in "[0-9/\\-]{0,12}|[0-9]{1,5}[/-][0-9]{1,3}[/-][0-9]{1,5}|\\PC{0,10}"
+        ) {
+            // The reading before the one-pass parser: split, check, parse each part.
+            fn by_split(text: &str, sep: char, order: [usize; 3]) -> Option<NaiveDate> {
+                let parts: Vec<&str> = text.split(sep).collect();
+                if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+                    return None;
+                }
+                let [y, m, d] = order.map(|i| parts[i]);
+                if y.len() != 4 || m.len() > 2 || d.len() > 2 {
+                    return None;
+                }
+                NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+            }
+            prop_assert_eq!(parse_dmy(&s), by_split(&s, '/', [2, 1, 0]));
+            prop_assert_eq!(parse_ymd(&s), by_split(&s, '-', [0, 1, 2]));
         }
 
         #[test]
