@@ -2,7 +2,7 @@
 
 use ess_schemas::Family;
 use ess_schemas::key::normalize_key;
-use ess_schemas::values::Raw;
+use ess_schemas::values::{Raw, RawRef};
 
 /// An input field of a registry row, before normalisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -149,6 +149,8 @@ pub struct ColumnMap {
     pub headers: Vec<String>,
     /// Headers no spelling matched, as written.
     pub unknown: Vec<String>,
+    /// Per field (by [`Field`] index), the column that holds it: `columns` inverted.
+    pub by_field: [Option<u32>; Field::COUNT],
 }
 
 impl ColumnMap {
@@ -176,11 +178,18 @@ impl ColumnMap {
                     }
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut by_field = [None; Field::COUNT];
+        for (column, field) in columns.iter().enumerate() {
+            if let Some(i) = field.and_then(Field::index) {
+                by_field[i] = u32::try_from(column).ok();
+            }
+        }
         ColumnMap {
             columns,
             headers,
             unknown,
+            by_field,
         }
     }
 
@@ -260,6 +269,60 @@ impl RawRecord {
             Some(i) if self.present[i] => &self.values[i],
             _ => &Raw::Empty,
         }
+    }
+}
+
+/// A CSV record's fields where the parser left them: the text of its chunk, the
+/// record's field spans in it, and the column of each field. Read in place, a field is
+/// not copied into a [`RawRecord`] first.
+#[derive(Debug, Clone, Copy)]
+pub struct TextRow<'a> {
+    /// The chunk's text.
+    pub text: &'a str,
+    /// The record's fields: their start and end in `text`, each on a character
+    /// boundary (checked by whoever builds the row).
+    pub spans: &'a [(u32, u32)],
+    /// Per field (by [`Field`] index), the column that holds it.
+    pub columns: &'a [Option<u32>; Field::COUNT],
+}
+
+impl<'a> TextRow<'a> {
+    fn get(self, field: Field) -> RawRef<'a> {
+        let span = field
+            .index()
+            .and_then(|i| self.columns[i])
+            .and_then(|column| self.spans.get(column as usize));
+        match span {
+            Some(&(start, end)) => RawRef::Text(&self.text[start as usize..end as usize]),
+            None => RawRef::Empty,
+        }
+    }
+}
+
+/// A row's values, by field, as a reader hands them over: a [`RawRecord`] it filled,
+/// or a CSV record read in place.
+#[derive(Debug, Clone, Copy)]
+pub enum Record<'a> {
+    /// Values the reader converted (XLSX cells, JSON values, undecodable CSV text).
+    Raw(&'a RawRecord),
+    /// A CSV record's text in its chunk.
+    Text(TextRow<'a>),
+}
+
+impl<'a> Record<'a> {
+    /// A field's value.
+    #[inline]
+    pub fn get(self, field: Field) -> RawRef<'a> {
+        match self {
+            Record::Raw(r) => r.get(field).as_ref(),
+            Record::Text(t) => t.get(field),
+        }
+    }
+}
+
+impl<'a> From<&'a RawRecord> for Record<'a> {
+    fn from(record: &'a RawRecord) -> Self {
+        Record::Raw(record)
     }
 }
 

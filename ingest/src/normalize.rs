@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use ess_schemas::places::{ResolvedPlace, resolve_place};
 use ess_schemas::reference::{OTHER_SECTOR, Reference};
 use ess_schemas::values::{
-    DateForms, Raw, cooperative_status, date_field, employees_total, integer_field, mutual_status,
-    trim, yes_no,
+    DateForms, RawRef, cooperative_status, date_field, employees_total, integer_field,
+    mutual_status, trim, yes_no,
 };
 use ess_schemas::{Family, Flags, Organisation, OrganisationRef, QualityFlag, Status};
 
-use crate::fields::{Field, RawRecord};
+use crate::fields::{Field, Record};
 
 /// Why a row is not an organisation. It goes to the quarantine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,15 +35,15 @@ impl Rejection {
 /// The source identifier, written to `out`: trimmed text; a number without its decimal
 /// part; a number that is not whole, or a value that is not text or number, rejects
 /// the row.
-fn source_id_into(raw: &Raw, out: &mut String) -> Result<(), Rejection> {
+fn source_id_into(raw: RawRef<'_>, out: &mut String) -> Result<(), Rejection> {
     use std::fmt::Write;
     out.clear();
     match raw {
-        Raw::Empty => {}
-        Raw::Text(s) => out.push_str(trim(s)),
-        Raw::Int(i) => write!(out, "{i}").expect("writing to a String"),
-        Raw::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e18 => {
-            write!(out, "{}", *f as i64).expect("writing to a String")
+        RawRef::Empty => {}
+        RawRef::Text(s) => out.push_str(trim(s)),
+        RawRef::Int(i) => write!(out, "{i}").expect("writing to a String"),
+        RawRef::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e18 => {
+            write!(out, "{}", f as i64).expect("writing to a String")
         }
         other => {
             return Err(Rejection::new(
@@ -88,9 +88,9 @@ pub struct Identity {
 /// A row's identity, or why it is rejected. Only the identifier and the names reject a
 /// row: the first pass of an ingest (duplicate resolution) calls this alone, and must
 /// accept exactly the rows [`Normalizer::normalize`] accepts.
-pub fn identity(record: &RawRecord) -> Result<Identity, Rejection> {
+pub fn identity<'r>(record: impl Into<Record<'r>>) -> Result<Identity, Rejection> {
     let mut text = IdentityText::default();
-    identity_into(record, &mut text)?;
+    identity_into(record.into(), &mut text)?;
     Ok(Identity {
         source_id: text.source_id,
         name: text.name,
@@ -107,7 +107,7 @@ struct IdentityText {
 }
 
 /// [`identity`], written into `out`.
-fn identity_into(record: &RawRecord, out: &mut IdentityText) -> Result<(), Rejection> {
+fn identity_into(record: Record<'_>, out: &mut IdentityText) -> Result<(), Rejection> {
     source_id_into(record.get(Field::SourceId), &mut out.source_id)?;
     out.name_ar.clear();
     out.name_ar
@@ -156,10 +156,10 @@ pub fn bytes_named(name: &[u8], name_ar: &[u8]) -> bool {
 }
 
 /// Normalises one row of `family`'s registry (with a fresh [`Normalizer`]).
-pub fn normalize(
+pub fn normalize<'r>(
     reference: &Reference,
     family: Family,
-    record: &RawRecord,
+    record: impl Into<Record<'r>>,
     source_file: &str,
     source_row: i64,
 ) -> Result<Organisation, Rejection> {
@@ -260,25 +260,25 @@ fn sector_code<'r>(
 fn status(
     memo: &mut Memo<(Status, Flags)>,
     family: Family,
-    raw: &Raw,
+    raw: RawRef<'_>,
     flags: &mut Flags,
 ) -> Status {
-    let read = |raw: &Raw, flags: &mut Flags| match family {
+    let read = |raw: RawRef<'_>, flags: &mut Flags| match family {
         Family::Mutual => mutual_status(raw, flags),
         _ => cooperative_status(raw, flags),
     };
-    let Raw::Text(text) = raw else {
+    let RawRef::Text(text) = raw else {
         return read(raw, flags);
     };
     if memo.len() > MEMO_LIMIT {
         memo.clear();
     }
-    let (status, raised) = match memo.get(text.as_str()) {
+    let (status, raised) = match memo.get(text) {
         Some(hit) => hit,
         None => {
             let mut raised = Flags::default();
             let status = read(raw, &mut raised);
-            memo.entry(text.clone()).or_insert((status, raised))
+            memo.entry(text.to_owned()).or_insert((status, raised))
         }
     };
     for f in raised.iter() {
@@ -304,10 +304,10 @@ impl<'r> Normalizer<'r> {
     }
 
     /// Normalises one row of `family`'s registry.
-    pub fn normalize(
+    pub fn normalize<'a>(
         &mut self,
         family: Family,
-        record: &RawRecord,
+        record: impl Into<Record<'a>>,
         source_file: &str,
         source_row: i64,
     ) -> Result<Organisation, Rejection> {
@@ -317,13 +317,14 @@ impl<'r> Normalizer<'r> {
 
     /// Normalises one row of `family`'s registry, its texts borrowed from `record`, the
     /// reference data and the normaliser's buffers (until its next row).
-    pub fn normalize_ref<'s>(
+    pub fn normalize_ref<'s, 'a>(
         &'s mut self,
         family: Family,
-        record: &'s RawRecord,
+        record: impl Into<Record<'a>>,
         source_file: &'s str,
         source_row: i64,
     ) -> Result<OrganisationRef<'s>, Rejection> {
+        let record = record.into();
         identity_into(record, &mut self.identity)?;
         let flags = &mut self.flags;
         flags.clear();
@@ -424,7 +425,9 @@ impl<'r> Normalizer<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fields::RawRecord;
     use ess_schemas::reference;
+    use ess_schemas::values::Raw;
 
     fn record(pairs: &[(Field, Raw)]) -> RawRecord {
         let mut r = RawRecord::default();

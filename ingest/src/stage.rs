@@ -24,7 +24,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::dedup::{Dedup, Superseded, id_hash};
 use crate::error::{IngestError, Result};
-use crate::fields::RawRecord;
+use crate::fields::Record;
 use crate::normalize::{Normalizer, Rejection, identity};
 use crate::parquet_out::ParallelWriter;
 use crate::progress::Progress;
@@ -583,7 +583,7 @@ impl<'d> IdSink<'d> {
 }
 
 impl RowSink for IdSink<'_> {
-    fn row(&mut self, _row: i64, record: &RawRecord) -> Option<Rejection> {
+    fn row(&mut self, _row: i64, record: Record<'_>) -> Option<Rejection> {
         match identity(record) {
             Ok(identity) => {
                 self.take(Some(&identity.source_id));
@@ -890,7 +890,7 @@ impl<'a> RowWorker<'a> {
 }
 
 impl RowSink for RowWorker<'_> {
-    fn row(&mut self, row: i64, record: &RawRecord) -> Option<Rejection> {
+    fn row(&mut self, row: i64, record: Record<'_>) -> Option<Rejection> {
         match self
             .normalizer
             .normalize_ref(self.family, record, self.file, row)
@@ -1000,7 +1000,7 @@ impl Collector<'_, '_, '_> {
 }
 
 impl RowSink for Collector<'_, '_, '_> {
-    fn row(&mut self, row: i64, record: &RawRecord) -> Option<Rejection> {
+    fn row(&mut self, row: i64, record: Record<'_>) -> Option<Rejection> {
         let rejection = self.worker.row(row, record);
         if rejection.is_none() {
             self.flush_when_full();

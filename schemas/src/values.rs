@@ -83,6 +83,77 @@ impl Raw {
             other => other.to_text(),
         }
     }
+
+    /// The value borrowed.
+    pub fn as_ref(&self) -> RawRef<'_> {
+        match self {
+            Raw::Empty => RawRef::Empty,
+            Raw::Text(s) => RawRef::Text(s),
+            Raw::Int(i) => RawRef::Int(*i),
+            Raw::Float(f) => RawRef::Float(*f),
+            Raw::Bool(b) => RawRef::Bool(*b),
+            Raw::Date(d) => RawRef::Date(*d),
+            Raw::Other(d) => RawRef::Other(d),
+        }
+    }
+}
+
+/// A [`Raw`] value borrowed: what the rules read, whether the value is held in a
+/// `Raw` or is a CSV field's text where the parser left it (no copy per field).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RawRef<'a> {
+    /// See [`Raw::Empty`].
+    Empty,
+    /// See [`Raw::Text`].
+    Text(&'a str),
+    /// See [`Raw::Int`].
+    Int(i64),
+    /// See [`Raw::Float`].
+    Float(f64),
+    /// See [`Raw::Bool`].
+    Bool(bool),
+    /// See [`Raw::Date`].
+    Date(NaiveDate),
+    /// See [`Raw::Other`].
+    Other(&'a str),
+}
+
+impl<'a> From<&'a Raw> for RawRef<'a> {
+    fn from(raw: &'a Raw) -> Self {
+        raw.as_ref()
+    }
+}
+
+impl<'a> RawRef<'a> {
+    /// The value owned.
+    pub fn to_owned(self) -> Raw {
+        match self {
+            RawRef::Empty => Raw::Empty,
+            RawRef::Text(s) => Raw::Text(s.to_owned()),
+            RawRef::Int(i) => Raw::Int(i),
+            RawRef::Float(f) => Raw::Float(f),
+            RawRef::Bool(b) => Raw::Bool(b),
+            RawRef::Date(d) => Raw::Date(d),
+            RawRef::Other(d) => Raw::Other(d.to_owned()),
+        }
+    }
+
+    /// [`Raw::as_text`]: borrowed where the value is text.
+    pub fn as_text(self) -> std::borrow::Cow<'a, str> {
+        match self {
+            RawRef::Empty => std::borrow::Cow::Borrowed(""),
+            RawRef::Text(s) => std::borrow::Cow::Borrowed(s),
+            other => std::borrow::Cow::Owned(other.to_owned().owned_text()),
+        }
+    }
+
+    /// [`Raw::describe`].
+    pub fn describe(self) -> String {
+        match self {
+            RawRef::Text(s) | RawRef::Other(s) => s.to_owned(),
+            other => other.to_owned().describe(),
+        }
+    }
 }
 
 /// Texts that mean "unknown" in a number field, compared case-insensitively.
@@ -93,13 +164,13 @@ const THOUSANDS_SEPARATORS: &[char] = &[' ', '\u{00A0}', '\u{202F}'];
 
 /// An integer field. `Ok(None)` is unknown (empty, `-`, `N/D`, `NA`, `?`); `Err` is a
 /// value that is not a non-negative integer, read as null and flagged `invalid_number`.
-pub fn parse_integer(raw: &Raw) -> Result<Option<i64>, InvalidValue> {
-    match raw {
-        Raw::Empty => Ok(None),
-        Raw::Text(text) => parse_integer_text(text),
-        Raw::Int(i) if *i >= 0 => Ok(Some(*i)),
-        Raw::Float(f) if f.is_finite() && f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e18 => {
-            Ok(Some(*f as i64))
+pub fn parse_integer<'a>(raw: impl Into<RawRef<'a>>) -> Result<Option<i64>, InvalidValue> {
+    match raw.into() {
+        RawRef::Empty => Ok(None),
+        RawRef::Text(text) => parse_integer_text(text),
+        RawRef::Int(i) if i >= 0 => Ok(Some(i)),
+        RawRef::Float(f) if f.is_finite() && f.fract() == 0.0 && (0.0..9.0e18).contains(&f) => {
+            Ok(Some(f as i64))
         }
         _ => Err(InvalidValue),
     }
@@ -138,7 +209,7 @@ fn parse_integer_text(text: &str) -> Result<Option<i64>, InvalidValue> {
 pub struct InvalidValue;
 
 /// Applies [`parse_integer`], raising `invalid_number` on `flags` for invalid values.
-pub fn integer_field(raw: &Raw, flags: &mut Flags) -> Option<i64> {
+pub fn integer_field<'a>(raw: impl Into<RawRef<'a>>, flags: &mut Flags) -> Option<i64> {
     parse_integer(raw).unwrap_or_else(|InvalidValue| {
         flags.raise(QualityFlag::InvalidNumber);
         None
@@ -167,14 +238,17 @@ pub struct Founded {
 
 /// A date field under the forms of its registry. `Err` is an impossible date or one in
 /// no accepted format: date and year unknown, flagged `invalid_date`.
-pub fn parse_date(raw: &Raw, forms: DateForms) -> Result<Founded, InvalidValue> {
-    match raw {
-        Raw::Empty => Ok(Founded::default()),
-        Raw::Date(d) if forms == DateForms::Xlsx => Ok(Founded {
-            on: Some(*d),
+pub fn parse_date<'a>(
+    raw: impl Into<RawRef<'a>>,
+    forms: DateForms,
+) -> Result<Founded, InvalidValue> {
+    match raw.into() {
+        RawRef::Empty => Ok(Founded::default()),
+        RawRef::Date(d) if forms == DateForms::Xlsx => Ok(Founded {
+            on: Some(d),
             year: Some(d.year()),
         }),
-        Raw::Text(text) => {
+        RawRef::Text(text) => {
             let text = trim(text);
             if text.is_empty() {
                 return Ok(Founded::default());
@@ -194,7 +268,7 @@ pub fn parse_date(raw: &Raw, forms: DateForms) -> Result<Founded, InvalidValue> 
 }
 
 /// Applies [`parse_date`], raising `invalid_date` on `flags` for invalid values.
-pub fn date_field(raw: &Raw, forms: DateForms, flags: &mut Flags) -> Founded {
+pub fn date_field<'a>(raw: impl Into<RawRef<'a>>, forms: DateForms, flags: &mut Flags) -> Founded {
     parse_date(raw, forms).unwrap_or_else(|InvalidValue| {
         flags.raise(QualityFlag::InvalidDate);
         Founded::default()
@@ -270,8 +344,8 @@ fn parse_bare_year(text: &str) -> Option<Founded> {
 }
 
 /// A cooperative's `Statut`. Unrecognised text is `unknown`, flagged `unknown_status`.
-pub fn cooperative_status(raw: &Raw, flags: &mut Flags) -> Status {
-    status_from(raw, flags, |key| match key {
+pub fn cooperative_status<'a>(raw: impl Into<RawRef<'a>>, flags: &mut Flags) -> Status {
+    status_from(raw.into(), flags, |key| match key {
         "active" | "en activite" => Some(Status::Active),
         "en liquidation" => Some(Status::InLiquidation),
         "dissoute" | "radiee" => Some(Status::Dissolved),
@@ -280,15 +354,15 @@ pub fn cooperative_status(raw: &Raw, flags: &mut Flags) -> Status {
 }
 
 /// A mutual's `statut`. Unrecognised text is `unknown`, flagged `unknown_status`.
-pub fn mutual_status(raw: &Raw, flags: &mut Flags) -> Status {
-    status_from(raw, flags, |key| match key {
+pub fn mutual_status<'a>(raw: impl Into<RawRef<'a>>, flags: &mut Flags) -> Status {
+    status_from(raw.into(), flags, |key| match key {
         "agreee" => Some(Status::Active),
         "retrait d agrement" => Some(Status::Dissolved),
         _ => None,
     })
 }
 
-fn status_from(raw: &Raw, flags: &mut Flags, map: impl Fn(&str) -> Option<Status>) -> Status {
+fn status_from(raw: RawRef<'_>, flags: &mut Flags, map: impl Fn(&str) -> Option<Status>) -> Status {
     thread_local! {
         /// The key being built: a status is read on every row.
         static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
@@ -309,10 +383,10 @@ fn status_from(raw: &Raw, flags: &mut Flags, map: impl Fn(&str) -> Option<Status
 }
 
 /// `Utilité publique`: `Oui`/`Non` (and boolean cells). Anything else is unknown.
-pub fn yes_no(raw: &Raw) -> Option<bool> {
-    match raw {
-        Raw::Bool(b) => Some(*b),
-        other => match normalize_key(&other.to_text()).as_str() {
+pub fn yes_no<'a>(raw: impl Into<RawRef<'a>>) -> Option<bool> {
+    match raw.into() {
+        RawRef::Bool(b) => Some(b),
+        other => match normalize_key(&other.as_text()).as_str() {
             "oui" | "yes" | "true" | "نعم" => Some(true),
             "non" | "no" | "false" | "لا" => Some(false),
             _ => None,

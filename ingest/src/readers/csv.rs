@@ -10,7 +10,7 @@ use ess_schemas::Family;
 use super::text::{TextEncoding, decoded};
 use super::{ReadSummary, RowSink, raw_json};
 use crate::error::{IngestError, Result};
-use crate::fields::{ColumnMap, Field, RawRecord};
+use crate::fields::{ColumnMap, Field, RawRecord, Record, TextRow};
 use crate::normalize::{bytes_named, named_identity};
 
 /// Records per [`CsvChunk`].
@@ -34,7 +34,7 @@ pub fn read_csv(
 
 /// Parsed CSV records, in file order, with the line each starts on: what the parsing
 /// thread hands to the normalising threads. Fields are kept as bytes in one buffer; a
-/// chunk becomes [`RawRecord`]s only where it is normalised.
+/// chunk's records are read in place ([`TextRow`]) where they are normalised.
 #[derive(Debug)]
 pub struct CsvChunk {
     map: Arc<ColumnMap>,
@@ -102,22 +102,36 @@ impl CsvChunk {
     pub fn feed(&self, sink: &mut dyn RowSink) {
         // Decoded text is UTF-8, so the whole chunk is checked once; fields end at ASCII
         // delimiters, quotes or line ends, which are never inside a character, so each
-        // is then a slice of it (slicing checks the boundary).
+        // is then a slice of it, read in place (each boundary is checked all the same).
         let text = simdutf8::basic::from_utf8(&self.data).ok();
         let mut raw = RawRecord::default();
         for &(line, first, count) in &self.records {
             let (first, count) = (first as usize, count as usize);
-            raw.clear();
-            for (i, field) in (first..first + count).zip(&self.map.columns) {
-                if let Some(field) = field {
-                    let range = self.range(i);
-                    match text.and_then(|t| t.get(range.clone())) {
-                        Some(value) => raw.set_text(*field, value),
-                        None => raw.set_text(*field, &String::from_utf8_lossy(&self.data[range])),
+            let spans = &self.spans[first..first + count];
+            let in_place = text.filter(|t| {
+                spans.iter().all(|&(start, end)| {
+                    t.is_char_boundary(start as usize) && t.is_char_boundary(end as usize)
+                })
+            });
+            let record = match in_place {
+                Some(text) => Record::Text(TextRow {
+                    text,
+                    spans,
+                    columns: &self.map.by_field,
+                }),
+                None => {
+                    // Bytes that are not UTF-8: each field decoded on its own.
+                    raw.clear();
+                    for (i, field) in (first..first + count).zip(&self.map.columns) {
+                        if let Some(field) = field {
+                            let value = String::from_utf8_lossy(&self.data[self.range(i)]);
+                            raw.set_text(*field, &value);
+                        }
                     }
+                    Record::Raw(&raw)
                 }
-            }
-            if let Some(rejection) = sink.row(line, &raw) {
+            };
+            if let Some(rejection) = sink.row(line, record) {
                 let values = self
                     .fields(first, count)
                     .map(|v| String::from_utf8_lossy(v).into_owned());
@@ -819,6 +833,47 @@ mod tests {
     }
 
     #[test]
+    fn records_are_read_in_place_and_bytes_that_are_not_utf8_are_decoded_per_field() {
+        // Read as UTF-8 whatever the bytes (the encoding scan would have said
+        // Windows-1252): the chunk is not valid UTF-8, so its records go through the
+        // decoding path, and a chunk of valid text is read in place; both alike.
+        let csv = |name: &[u8]| {
+            let mut b =
+                b"N\xc2\xb0 immatriculation;Raison sociale;Secteur;Adh\xc3\xa9rents\n".to_vec();
+            b.extend_from_slice(b"7;");
+            b.extend_from_slice(name);
+            b.extend_from_slice(b";Argane;12\n8;;P\xc3\xaache;3\n");
+            b
+        };
+        let read = |bytes: Vec<u8>| {
+            let mut sink = Collect::new(Family::Cooperative);
+            read_csv(Cursor::new(bytes), TextEncoding::Utf8, "t.csv", &mut sink).unwrap();
+            sink
+        };
+        let valid = read(csv("Coop\u{e9}rative".as_bytes()));
+        let invalid = read(csv(b"Coop\xe9rative"));
+        for (sink, name) in [
+            (&valid, "Coop\u{e9}rative"),
+            (&invalid, "Coop\u{fffd}rative"),
+        ] {
+            assert_eq!(sink.accepted.len(), 1);
+            let o = &sink.accepted[0];
+            assert_eq!((o.source_id.as_str(), o.name.as_str()), ("7", name));
+            assert_eq!(
+                (o.sector_code.as_str(), o.members_total),
+                ("ARGAN", Some(12))
+            );
+            assert_eq!(sink.rejected.len(), 1);
+            assert_eq!(sink.rejected[0].1.reason, "missing_name");
+            assert!(
+                sink.rejected[0].2.contains("P\u{ea}che"),
+                "{}",
+                sink.rejected[0].2
+            );
+        }
+    }
+
+    #[test]
     fn a_run_of_records_too_large_to_hold_is_an_error_naming_file_and_line() {
         // A quote that never closes makes the rest of the file one field.
         let csv = "N° immatriculation;Raison sociale\n1;Coop 1\n2;\"Coop 2\n3;Coop 3\n4;Coop 4\n";
@@ -948,7 +1003,7 @@ mod tests {
     struct Identities(Vec<Option<String>>);
 
     impl RowSink for Identities {
-        fn row(&mut self, _row: i64, record: &RawRecord) -> Option<crate::normalize::Rejection> {
+        fn row(&mut self, _row: i64, record: Record<'_>) -> Option<crate::normalize::Rejection> {
             match crate::normalize::identity(record) {
                 Ok(identity) => {
                     self.0.push(Some(identity.source_id));

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{ReadSummary, RowSink};
 use crate::error::{IngestError, Result};
-use crate::fields::{Field, RawRecord};
+use crate::fields::{Field, RawRecord, Record};
 use crate::normalize::Rejection;
 
 /// Reads a mutual registry file.
@@ -96,7 +96,7 @@ fn element(value: Value, row: i64, record: &mut RawRecord, sink: &mut dyn RowSin
         return;
     };
     mutual_record(&object, record);
-    if let Some(rejection) = sink.row(row, record) {
+    if let Some(rejection) = sink.row(row, Record::Raw(record)) {
         sink.reject(row, rejection, Value::Object(object).to_string());
     }
 }

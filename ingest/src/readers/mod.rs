@@ -11,14 +11,14 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fields::RawRecord;
+use crate::fields::Record;
 use crate::normalize::Rejection;
 
 /// Where a reader sends rows.
 pub trait RowSink {
     /// Takes a row's values. Returns the rejection when the row is not an
     /// organisation; the reader then calls [`RowSink::reject`] with the raw values.
-    fn row(&mut self, row: i64, record: &RawRecord) -> Option<Rejection>;
+    fn row(&mut self, row: i64, record: Record<'_>) -> Option<Rejection>;
 
     /// Sends a row to the quarantine, with its raw values as a JSON object.
     fn reject(&mut self, row: i64, rejection: Rejection, raw: String);
@@ -108,7 +108,7 @@ pub(crate) mod testing {
     }
 
     impl RowSink for Collect {
-        fn row(&mut self, row: i64, record: &RawRecord) -> Option<Rejection> {
+        fn row(&mut self, row: i64, record: Record<'_>) -> Option<Rejection> {
             match normalize(reference(), self.family, record, "test", row) {
                 Ok(o) => {
                     self.accepted.push(o);

@@ -12,7 +12,7 @@ use ess_schemas::values::Raw;
 
 use super::{ReadSummary, RowSink, raw_json};
 use crate::error::{IngestError, Result};
-use crate::fields::{ColumnMap, Field, RawRecord};
+use crate::fields::{ColumnMap, Field, RawRecord, Record};
 
 /// The header row must be among the first rows of the sheet.
 const HEADER_SEARCH_ROWS: u32 = 10;
@@ -150,7 +150,7 @@ impl SheetState<'_> {
                 self.raw.set(*field, value.clone());
             }
         }
-        if let Some(rejection) = sink.row(row_number, &self.raw) {
+        if let Some(rejection) = sink.row(row_number, Record::Raw(&self.raw)) {
             let raw = raw_json(&map.headers, values.iter().map(Raw::describe));
             sink.reject(row_number, rejection, raw);
         }
