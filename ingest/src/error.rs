@@ -67,6 +67,14 @@ pub enum IngestError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A finished file could not be moved into a local store's directory.
+    #[error("could not move a finished file into the store at {path}: {source}")]
+    Place {
+        /// Where it was to go.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// Encoding record batches failed.
     #[error("writing {what} failed: {message}")]
     Encode {

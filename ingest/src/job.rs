@@ -316,14 +316,11 @@ impl IngestJob {
             return upload(&self.store, local, path, &self.retry).await;
         };
         let (local, dest) = (local.to_owned(), root.join(path));
-        tokio::task::spawn_blocking(move || place_file(&local, &dest, true))
+        let to = dest.clone();
+        tokio::task::spawn_blocking(move || place_file(&local, &to, true))
             .await
             .map_err(|e| IngestError::Task(e.to_string()))?
-            .map_err(|source| IngestError::Store {
-                operation: "place",
-                path: path.to_owned(),
-                source: io_generic(source),
-            })
+            .map_err(|source| IngestError::Place { path: dest, source })
     }
 }
 
@@ -642,6 +639,33 @@ mod tests {
             }
         }
         assert_eq!(on_disk.len(), listed.len(), "{on_disk:?}");
+    }
+
+    #[tokio::test]
+    async fn a_file_that_cannot_be_placed_fails_the_ingest_naming_where_and_commits_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        // `snapshots` is a file, so no run folder can be made under it.
+        std::fs::write(root.path().join("snapshots"), b"in the way").unwrap();
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(root.path()).unwrap());
+        let err = IngestJob::builder()
+            .store(store.clone())
+            .sources(sample_sources())
+            .local_root(root.path())
+            .build()
+            .unwrap()
+            .run()
+            .await
+            .unwrap_err();
+        let IngestError::Place { path, .. } = &err else {
+            panic!("{err}");
+        };
+        assert!(path.starts_with(root.path().join("snapshots")), "{err}");
+        assert!(
+            err.to_string()
+                .contains("could not move a finished file into the store")
+        );
+        assert_eq!(latest_sequence(store.as_ref()).await.unwrap(), 0);
     }
 
     #[test]
