@@ -197,7 +197,8 @@ impl Default for OrganisationBatchBuilder {
 }
 
 /// What a batch held, to size the builders of the next one: rows, bytes of each
-/// text column ([`Room::TEXTS`]) and labels in each list column ([`Room::LISTS`]).
+/// long text column (`org_id`, `source_id`, `name`, `name_ar`, `source_file`), and
+/// labels and their bytes in each list column (`activities`, `quality_flags`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Room {
     rows: usize,
