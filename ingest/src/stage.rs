@@ -19,7 +19,7 @@ use ess_schemas::layout::FileReport;
 use ess_schemas::rollup::{RollupBuilder, RollupKeyer, RollupRows, rollup_schema};
 use ess_schemas::{Family, QualityFlag, reference};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::dedup::{Dedup, Superseded, id_hash};
@@ -147,6 +147,34 @@ pub(crate) fn writer_properties(layout: &ParquetLayout) -> WriterProperties {
     // files are 2.5% smaller and the ingest runs 0.8% fewer instructions. Statistics
     // per page stay.
     builder = builder.set_column_dictionary_enabled(ColumnPath::from(col::FOUNDED_ON), false);
+    // Identifiers share most of their bytes with the row before ("cooperative:COOP-00…"):
+    // DELTA_BYTE_ARRAY stores the length of the shared prefix and the rest. Row numbers
+    // mostly step by one: DELTA_BINARY_PACKED. On 200k synthetic rows the files are 9%
+    // smaller and the ingest runs 1.4% fewer instructions, zstd having less to take out.
+    // Both encodings are read by pyarrow, polars, DuckDB and R's arrow.
+    for column in [col::ORG_ID, col::SOURCE_ID] {
+        builder = builder.set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BYTE_ARRAY);
+    }
+    builder = builder.set_column_encoding(
+        ColumnPath::from(col::SOURCE_ROW),
+        Encoding::DELTA_BINARY_PACKED,
+    );
+    // Codes from small dictionaries (family and file: one value; regions, provinces,
+    // statuses, years: tens): their pages hold bit-packed indices, already about as
+    // short as the codes' entropy, which zstd did not shorten (at 1M synthetic rows it
+    // made four of the six larger). Stored uncompressed: 1.0% fewer instructions, files
+    // 0.8% larger. Measures and sectors keep zstd, which takes 12–36% off them.
+    for column in [
+        col::FAMILY,
+        col::SOURCE_FILE,
+        col::REGION_CODE,
+        col::PROVINCE_CODE,
+        col::STATUS,
+        col::FOUNDED_YEAR,
+    ] {
+        builder =
+            builder.set_column_compression(ColumnPath::from(column), Compression::UNCOMPRESSED);
+    }
     // Names are only ever searched inside, where min/max cannot help; comparing every
     // long text for them costs time.
     for column in [col::NAME, col::NAME_AR] {
@@ -1419,6 +1447,79 @@ mod tests {
         for c in [col::NAME, col::NAME_AR] {
             assert!(!dictionary(c), "{c}");
             assert_eq!(statistics(c), EnabledStatistics::None, "{c}");
+        }
+    }
+
+    #[test]
+    fn identifiers_are_delta_encoded_and_small_codes_left_uncompressed_and_read_back_whole() {
+        use ess_schemas::arrow_schema::col;
+        use parquet::basic::{Compression, Encoding};
+        let dir = tempfile::tempdir().unwrap();
+        let staged = stage_csv(messy_csv(40_000).into_bytes(), dir.path());
+        let file = File::open(&staged.organisation_parts[0]).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let meta = builder.metadata().clone();
+        let schema = meta.file_metadata().schema_descr_ptr();
+        let chunk = |name: &str| {
+            let i = (0..schema.num_columns())
+                .find(|&i| schema.column(i).path().string() == name)
+                .unwrap_or_else(|| panic!("no column {name}"));
+            meta.row_group(0).column(i).clone()
+        };
+        for c in [col::ORG_ID, col::SOURCE_ID] {
+            let chunk = chunk(c);
+            assert!(
+                chunk.encodings().any(|e| e == Encoding::DELTA_BYTE_ARRAY),
+                "{c}"
+            );
+            assert!(matches!(chunk.compression(), Compression::ZSTD(_)), "{c}");
+        }
+        assert!(
+            chunk(col::SOURCE_ROW)
+                .encodings()
+                .any(|e| e == Encoding::DELTA_BINARY_PACKED)
+        );
+        for c in [
+            col::FAMILY,
+            col::REGION_CODE,
+            col::STATUS,
+            col::FOUNDED_YEAR,
+        ] {
+            let chunk = chunk(c);
+            assert_eq!(chunk.compression(), Compression::UNCOMPRESSED, "{c}");
+            assert!(
+                chunk.encodings().any(|e| e == Encoding::RLE_DICTIONARY),
+                "{c}"
+            );
+        }
+        assert!(matches!(
+            chunk(col::MEMBERS_TOTAL).compression(),
+            Compression::ZSTD(_)
+        ));
+        // Every identifier and row number reads back as written: ids in order, each
+        // from its row (the last of its duplicates).
+        let (mut ids, mut rows) = (Vec::new(), Vec::new());
+        for b in builder.build().unwrap() {
+            let b = b.unwrap();
+            let id = b.column_by_name(col::SOURCE_ID).unwrap().as_string::<i32>();
+            let org = b.column_by_name(col::ORG_ID).unwrap().as_string::<i32>();
+            let row = b
+                .column_by_name(col::SOURCE_ROW)
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                assert_eq!(org.value(i), format!("cooperative:{}", id.value(i)));
+                ids.push(id.value(i).to_owned());
+                rows.push(row.value(i));
+            }
+        }
+        assert_eq!(ids.len(), 15_000);
+        assert!(rows.windows(2).all(|w| w[0] < w[1]));
+        for (id, row) in ids.iter().zip(&rows) {
+            // Row r (from 2, after the header) holds i = r - 2; the last i with this id.
+            let i = usize::try_from(row - 2).unwrap();
+            assert_eq!(id, &format!("C-{}", i % 15_000));
+            assert!(i + 15_000 >= 40_000 || (i + 15_000) % 997 == 13 || (i + 15_000) % 997 == 14);
         }
     }
 
