@@ -533,17 +533,23 @@ mod tests {
     use crate::samples::{EXPECTED_AGGREGATES, sample_sources};
     use object_store::memory::InMemory;
 
+    /// The embedded samples, ingested into `store` (moved into `local_root` by the file
+    /// system when given).
+    async fn ingest_samples(
+        store: Arc<dyn ObjectStore>,
+        local_root: Option<&Path>,
+    ) -> Result<IngestOutcome> {
+        let mut job = IngestJob::builder().store(store).sources(sample_sources());
+        if let Some(root) = local_root {
+            job = job.local_root(root);
+        }
+        job.build()?.run().await
+    }
+
     #[tokio::test]
     async fn samples_publish_with_the_expected_counts() {
         let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        let outcome = IngestJob::builder()
-            .store(store.clone())
-            .sources(sample_sources())
-            .build()
-            .unwrap()
-            .run()
-            .await
-            .unwrap();
+        let outcome = ingest_samples(store.clone(), None).await.unwrap();
         let expected: serde_json::Value = serde_json::from_str(EXPECTED_AGGREGATES).unwrap();
         let report = &outcome.report;
         assert!(report.reconciles(), "{report:#?}");
@@ -593,22 +599,11 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let store: Arc<dyn ObjectStore> =
             Arc::new(object_store::local::LocalFileSystem::new_with_prefix(root.path()).unwrap());
-        let placed = IngestJob::builder()
-            .store(store.clone())
-            .sources(sample_sources())
-            .local_root(root.path())
-            .build()
-            .unwrap()
-            .run()
+        let placed = ingest_samples(store.clone(), Some(root.path()))
             .await
             .unwrap();
         // The same snapshot as one uploaded through a store.
-        let uploaded = IngestJob::builder()
-            .store(Arc::new(InMemory::new()))
-            .sources(sample_sources())
-            .build()
-            .unwrap()
-            .run()
+        let uploaded = ingest_samples(Arc::new(InMemory::new()), None)
             .await
             .unwrap();
         assert_eq!(placed.report.organisations, uploaded.report.organisations);
@@ -648,13 +643,7 @@ mod tests {
         std::fs::write(root.path().join("snapshots"), b"in the way").unwrap();
         let store: Arc<dyn ObjectStore> =
             Arc::new(object_store::local::LocalFileSystem::new_with_prefix(root.path()).unwrap());
-        let err = IngestJob::builder()
-            .store(store.clone())
-            .sources(sample_sources())
-            .local_root(root.path())
-            .build()
-            .unwrap()
-            .run()
+        let err = ingest_samples(store.clone(), Some(root.path()))
             .await
             .unwrap_err();
         let IngestError::Place { path, .. } = &err else {

@@ -218,21 +218,34 @@ fn place<'r>(
         Some(p) => p,
         None => memo.entry(region.to_owned()).or_default(),
     };
-    let (place, raised) = match provinces.get(province) {
+    let before = provinces.len();
+    let place = memoised(provinces, province, flags, |raised| {
+        resolve_place(reference, region, province, raised)
+    });
+    *memo_len += provinces.len() - before;
+    place
+}
+
+/// `memo`'s value for `key`, resolved by `resolve` on a miss (the flags it raises kept
+/// with it); the flags are raised in `flags` on every call, hit or miss.
+fn memoised<V: Copy>(
+    memo: &mut Memo<(V, Flags)>,
+    key: &str,
+    flags: &mut Flags,
+    resolve: impl FnOnce(&mut Flags) -> V,
+) -> V {
+    let (value, raised) = match memo.get(key) {
         Some(hit) => hit,
         None => {
             let mut raised = Flags::default();
-            let place = resolve_place(reference, region, province, &mut raised);
-            *memo_len += 1;
-            provinces
-                .entry(province.to_owned())
-                .or_insert((place, raised))
+            let value = resolve(&mut raised);
+            memo.entry(key.to_owned()).or_insert((value, raised))
         }
     };
     for f in raised.iter() {
         flags.raise(f);
     }
-    *place
+    *value
 }
 
 /// The sector code of `label` in `family`'s aliases, memoised in `memo`.
@@ -273,18 +286,7 @@ fn status(
     if memo.len() > MEMO_LIMIT {
         memo.clear();
     }
-    let (status, raised) = match memo.get(text) {
-        Some(hit) => hit,
-        None => {
-            let mut raised = Flags::default();
-            let status = read(raw, &mut raised);
-            memo.entry(text.to_owned()).or_insert((status, raised))
-        }
-    };
-    for f in raised.iter() {
-        flags.raise(f);
-    }
-    *status
+    memoised(memo, text, flags, |raised| read(raw, raised))
 }
 
 impl<'r> Normalizer<'r> {
