@@ -17,6 +17,7 @@ use ess_schemas::layout::IngestReport;
 use tokio::net::TcpListener;
 
 use crate::http::app;
+use crate::limits::{Limits, parse_duration};
 use crate::state::AppState;
 use crate::store::{AwsSettings, Store, StoreError, open_store, source_file};
 
@@ -29,6 +30,18 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines (on stderr) are written: `text`, or `json` (one object a line).
+    #[arg(long, global = true, default_value = "text", env = "ESS_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// For people (colours on a terminal).
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +54,8 @@ enum Command {
         /// Keep the demo store in this directory (default: a temporary one).
         #[arg(long)]
         store: Option<String>,
+        #[command(flatten)]
+        limits: Limits,
     },
     /// Read registry files (in the order given) and publish one new snapshot.
     Ingest {
@@ -71,6 +86,8 @@ enum Command {
         /// Check for a newer snapshot every this many seconds (0: never).
         #[arg(long, default_value_t = 10)]
         refresh: u64,
+        #[command(flatten)]
+        limits: Limits,
     },
     /// List the snapshots of a store, oldest first.
     Snapshots {
@@ -88,7 +105,7 @@ enum Command {
         store: String,
         /// Keep leftovers younger than this (`30s`, `15m`, `24h`, `7d`): they may be
         /// ingests still running.
-        #[arg(long, default_value = "24h", value_parser = parse_age)]
+        #[arg(long, default_value = "24h", value_parser = parse_duration)]
         retention: Duration,
         /// Delete; without it, only report.
         #[arg(long)]
@@ -148,15 +165,21 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
-/// Runs `ess` with these arguments (the first is the program name).
+/// Runs `ess` with these arguments (the first is the program name), after setting up
+/// logging.
 pub async fn run(
     args: impl IntoIterator<Item = OsString>,
     aws: AwsSettings,
 ) -> Result<(), CliError> {
     let matches = Cli::command().get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let _log = init_logging(cli.log_format);
     match cli.command {
-        Command::Demo { addr, store } => demo(&addr, store.as_deref(), &aws).await,
+        Command::Demo {
+            addr,
+            store,
+            limits,
+        } => demo(&addr, store.as_deref(), &aws, limits).await,
         Command::Ingest { store, json, .. } => {
             let sub = matches
                 .subcommand_matches("ingest")
@@ -171,9 +194,10 @@ pub async fn run(
             store,
             addr,
             refresh,
+            limits,
         } => {
             let store = open_store(&store, &aws)?;
-            let state = AppState::latest(store).await?;
+            let state = AppState::open(store, limits).await?;
             if refresh > 0 {
                 state.spawn_refresh(Duration::from_secs(refresh));
             }
@@ -236,26 +260,6 @@ pub async fn run(
             Ok(())
         }
     }
-}
-
-/// `30s`, `15m`, `24h`, `7d`, or plain seconds.
-fn parse_age(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (digits, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not an age such as 30s, 15m, 24h or 7d"))?;
-    let seconds = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("`{text}`: the unit is s, m, h or d")),
-    };
-    Ok(Duration::from_secs(n * seconds))
 }
 
 async fn snapshots(store: &Store, json: bool) -> Result<(), CliError> {
@@ -421,7 +425,12 @@ async fn show_progress(progress: Arc<Progress>) {
     }
 }
 
-async fn demo(addr: &str, store: Option<&str>, aws: &AwsSettings) -> Result<(), CliError> {
+async fn demo(
+    addr: &str,
+    store: Option<&str>,
+    aws: &AwsSettings,
+    limits: Limits,
+) -> Result<(), CliError> {
     let temp;
     let store = match store {
         Some(spec) => open_store(spec, aws)?,
@@ -432,7 +441,7 @@ async fn demo(addr: &str, store: Option<&str>, aws: &AwsSettings) -> Result<(), 
     };
     let outcome = ingest(&store, sample_sources()).await?;
     print_outcome(&store, &outcome, false);
-    let state = AppState::latest(store).await?;
+    let state = AppState::open(store, limits).await?;
     state.spawn_refresh(Duration::from_secs(10));
     serve(state, addr, Some(DEMO_HINT)).await
 }
@@ -461,9 +470,14 @@ pub async fn serve(state: AppState, addr: &str, hint: Option<&str>) -> Result<()
         print_text(h);
     }
     tracing::info!(%local, snapshot, "serving");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let (limits, metrics) = (state.limits.clone(), state.metrics.clone());
+    let draining = state.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        draining.drain();
+        tracing::info!("stopping: no new connections; finishing the requests in flight");
+    };
+    crate::server::serve(listener, app(state), &limits, metrics, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -589,6 +603,27 @@ pub fn report_table(report: &IngestReport) -> String {
         ));
     }
     out
+}
+
+/// Sets up logging to stderr: `RUST_LOG` chooses what (by default warnings, the
+/// ingest's and the server's progress, and one access-log line per request), lines
+/// are written by a thread of their own so that requests never wait on stderr. The
+/// guard flushes them when dropped.
+fn init_logging(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,ess_ingest=info,ess_api=info"));
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    let installed = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    installed.ok().map(|()| guard)
 }
 
 /// Writes to stdout; a closed stdout (`ess demo | head -1`) must not stop a server.

@@ -1,17 +1,20 @@
 //! What the HTTP handlers share: the store, the snapshot being served (swapped when a
-//! newer one is published), and the past snapshots asked for by time-travel queries.
+//! newer one is published), the past snapshots asked for by time-travel queries, the
+//! query runtime every snapshot engine runs on, the limits and the metrics.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use ess_query::{Catalog, SnapshotEngine};
+use ess_query::{Catalog, QueryRuntime, SnapshotEngine};
 use ess_schemas::layout::{IngestReport, Manifest};
 
+use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// How many past snapshots stay open for time-travel queries.
-const HISTORY_ENGINES: usize = 4;
+const HISTORY_ENGINES: u64 = 4;
 
 /// A snapshot ready to answer queries.
 #[derive(Debug)]
@@ -19,7 +22,7 @@ pub struct Served {
     /// The engine over it.
     pub engine: SnapshotEngine,
     /// Its ingest report.
-    pub report: IngestReport,
+    pub report: Arc<IngestReport>,
 }
 
 impl Served {
@@ -28,26 +31,15 @@ impl Served {
         self.engine.manifest()
     }
 
-    async fn open(catalog: &Catalog, manifest: Manifest) -> ess_query::Result<Self> {
+    async fn open(
+        catalog: &Catalog,
+        runtime: &QueryRuntime,
+        manifest: Manifest,
+    ) -> ess_query::Result<Self> {
         let report = catalog.report(&manifest).await?;
-        let engine = SnapshotEngine::open(catalog.store().clone(), manifest).await?;
+        let engine = SnapshotEngine::open_in(runtime, manifest).await?;
         Ok(Served { engine, report })
     }
-}
-
-/// Builds the search index of a snapshot now served, in the background: the server
-/// answers at once, and searches scan until the index is ready.
-fn index_in_background(served: &Arc<Served>) {
-    let served = served.clone();
-    tokio::spawn(async move {
-        if let Err(e) = served.engine.build_search_index().await {
-            tracing::warn!(
-                snapshot = %served.manifest().snapshot_id,
-                error = %e,
-                "no search index: searches scan the snapshot"
-            );
-        }
-    });
 }
 
 /// The state behind every request.
@@ -57,22 +49,44 @@ pub struct AppState {
     pub store: Store,
     /// The store's snapshots.
     pub catalog: Catalog,
+    /// What every snapshot engine shares: memory pool, answer cache, search limits.
+    pub runtime: QueryRuntime,
+    /// The server's limits.
+    pub limits: Arc<Limits>,
+    /// The server's counters.
+    pub metrics: Arc<Metrics>,
     current: Arc<RwLock<Arc<Served>>>,
-    history: Arc<Mutex<VecDeque<Arc<Served>>>>,
+    history: moka::future::Cache<u64, Arc<Served>>,
+    /// Set once the first snapshot's search index is built (or failed to build).
+    ready: Arc<AtomicBool>,
+    /// Set when the server starts shutting down.
+    draining: Arc<AtomicBool>,
 }
 
 impl AppState {
-    /// State serving the latest snapshot of `store`.
+    /// State serving the latest snapshot of `store`, with the default limits.
     pub async fn latest(store: Store) -> ess_query::Result<Self> {
+        Self::open(store, Limits::default()).await
+    }
+
+    /// State serving the latest snapshot of `store`, bounded by `limits`.
+    pub async fn open(store: Store, limits: Limits) -> ess_query::Result<Self> {
         let catalog = Catalog::new(store.store.clone(), store.url.clone());
+        let runtime = QueryRuntime::new(store.store.clone(), limits.query_config())?;
         let manifest = catalog.latest().await?;
-        let served = Arc::new(Served::open(&catalog, manifest).await?);
-        index_in_background(&served);
+        let served = Arc::new(Served::open(&catalog, &runtime, manifest).await?);
+        let ready = Arc::new(AtomicBool::new(false));
+        index_in_background(&served, Some(ready.clone()));
         Ok(AppState {
             store,
             catalog,
+            runtime,
+            limits: Arc::new(limits),
+            metrics: Arc::new(Metrics::new()),
             current: Arc::new(RwLock::new(served)),
-            history: Arc::new(Mutex::new(VecDeque::new())),
+            history: moka::future::Cache::new(HISTORY_ENGINES),
+            ready,
+            draining: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -80,6 +94,17 @@ impl AppState {
     /// snapshot it started with even if a newer one is swapped in meanwhile.
     pub fn current(&self) -> Arc<Served> {
         self.current.read().expect("lock").clone()
+    }
+
+    /// Whether the server should get traffic: its first snapshot's search index is
+    /// built and it is not shutting down.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && !self.draining.load(Ordering::Acquire)
+    }
+
+    /// Marks the server as shutting down (`/readyz` answers 503 from now on).
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Release);
     }
 
     /// Swaps in the latest snapshot if it is newer than the one served; returns the
@@ -92,14 +117,17 @@ impl AppState {
         if latest <= served_seq {
             return Ok(None);
         }
+        self.catalog.forget_listing().await;
         let manifest = self.catalog.manifest(latest).await?;
         let id = manifest.snapshot_id.clone();
-        let fresh = Arc::new(Served::open(&self.catalog, manifest).await?);
-        index_in_background(&fresh);
+        let fresh = Arc::new(Served::open(&self.catalog, &self.runtime, manifest).await?);
+        index_in_background(&fresh, None);
         let old = std::mem::replace(&mut *self.current.write().expect("lock"), fresh);
         // Only the served snapshot keeps a search index; past ones scan.
         old.engine.drop_search_index();
-        self.remember(old);
+        self.history
+            .insert(old.manifest().sequence, old.clone())
+            .await;
         tracing::info!(snapshot = %id, "now serving a newer snapshot");
         Ok(Some(id))
     }
@@ -120,50 +148,59 @@ impl AppState {
         })
     }
 
-    /// The snapshot `id` (the current one when `None`), opened on first use and kept
-    /// among the last few.
+    /// The snapshot `id` (`000002` or `2`; the current one when `None`), opened on
+    /// first use and kept among the last few; concurrent requests for a snapshot not
+    /// open yet share one opening.
     pub async fn snapshot(&self, id: Option<&str>) -> ess_query::Result<Arc<Served>> {
         let current = self.current();
-        let Some(id) = id.filter(|id| *id != current.manifest().snapshot_id) else {
+        let Some(id) = id else {
             return Ok(current);
         };
-        if let Some(s) = self
-            .history
-            .lock()
-            .expect("lock")
-            .iter()
-            .find(|s| s.manifest().snapshot_id == id)
-        {
-            return Ok(s.clone());
+        let seq = self.catalog.resolve(id).await?;
+        self.by_sequence(current, seq).await
+    }
+
+    async fn by_sequence(&self, current: Arc<Served>, seq: u64) -> ess_query::Result<Arc<Served>> {
+        if seq == current.manifest().sequence {
+            return Ok(current);
         }
-        let manifest = self.catalog.by_id(id).await?;
-        let served = Arc::new(Served::open(&self.catalog, manifest).await?);
-        self.remember(served.clone());
-        Ok(served)
+        self.history
+            .try_get_with(seq, async {
+                let manifest = self.catalog.manifest(seq).await?;
+                Ok(Arc::new(
+                    Served::open(&self.catalog, &self.runtime, manifest).await?,
+                ))
+            })
+            .await
+            .map_err(ess_query::QueryError::from_shared)
     }
 
     /// The snapshot before `served`, if any.
     pub async fn previous(&self, served: &Served) -> ess_query::Result<Option<Arc<Served>>> {
         let seq = served.manifest().sequence;
-        match self
-            .catalog
-            .sequences()
-            .await?
-            .into_iter()
-            .rfind(|s| *s < seq)
-        {
-            Some(prev) => Ok(Some(
-                self.snapshot(Some(&ess_schemas::layout::snapshot_id(prev)))
-                    .await?,
-            )),
+        let known = self.catalog.known_sequences().await?;
+        match known.iter().rfind(|s| **s < seq) {
+            Some(&prev) => Ok(Some(self.by_sequence(self.current(), prev).await?)),
             None => Ok(None),
         }
     }
+}
 
-    fn remember(&self, served: Arc<Served>) {
-        let mut h = self.history.lock().expect("lock");
-        h.retain(|s| s.manifest().sequence != served.manifest().sequence);
-        h.push_front(served);
-        h.truncate(HISTORY_ENGINES);
-    }
+/// Builds the search index of a snapshot now served, in the background: the server
+/// answers at once, and searches scan until the index is ready. `ready` is set when
+/// the build ends, whether it succeeded or not.
+fn index_in_background(served: &Arc<Served>, ready: Option<Arc<AtomicBool>>) {
+    let served = served.clone();
+    tokio::spawn(async move {
+        if let Err(e) = served.engine.build_search_index().await {
+            tracing::warn!(
+                snapshot = %served.manifest().snapshot_id,
+                error = %e,
+                "no search index: searches scan the snapshot"
+            );
+        }
+        if let Some(ready) = ready {
+            ready.store(true, Ordering::Release);
+        }
+    });
 }

@@ -6,6 +6,7 @@
 //! alone does not count, nor does the search key derived from the names.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use datafusion::physical_plan::SendableRecordBatchStream;
 use ess_schemas::arrow_schema::organisations_from_batch;
@@ -14,7 +15,8 @@ use ess_schemas::{Family, Organisation};
 use futures::StreamExt;
 
 use crate::engine::SnapshotEngine;
-use crate::error::Result;
+use crate::error::{QueryError, Result};
+use crate::runtime::{Answer, Question};
 
 /// Counts for one family and region.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,8 +97,22 @@ fn same_content(a: &Organisation, b: &Organisation) -> bool {
     *a == b
 }
 
-/// Compares `from` (earlier) with `to` (later).
-pub async fn diff(from: &SnapshotEngine, to: &SnapshotEngine) -> Result<SnapshotDiff> {
+/// Compares `from` (earlier) with `to` (later); a diff asked again (or while it is
+/// being computed) comes from the runtime's answer cache.
+pub async fn diff(from: &SnapshotEngine, to: &SnapshotEngine) -> Result<Arc<SnapshotDiff>> {
+    let question = Question::DiffFrom(from.manifest().sequence);
+    let compute = async { Ok(Answer::Diff(Arc::new(compute(from, to).await?))) };
+    match to
+        .runtime()
+        .answer(to.manifest().sequence, question, compute)
+        .await?
+    {
+        Answer::Diff(d) => Ok(d),
+        _ => Err(QueryError::Internal("a diff's answer is not one".into())),
+    }
+}
+
+async fn compute(from: &SnapshotEngine, to: &SnapshotEngine) -> Result<SnapshotDiff> {
     let span = tracing::info_span!("diff", from = %from.manifest().snapshot_id, to = %to.manifest().snapshot_id);
     let _enter = span.enter();
     let mut a = Cursor {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch, StringBuilder};
+use arrow::array::{Array, AsArray, BooleanBuilder, RecordBatch};
 use arrow::datatypes::{DataType, Int32Type, Int64Type};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -10,7 +10,6 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::functions_aggregate::expr_fn::{count, sum};
-use datafusion::logical_expr::expr::Like;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::{
     DataFrame, Expr, ParquetReadOptions, SessionContext, coalesce, col, lit, when,
@@ -18,16 +17,15 @@ use datafusion::prelude::{
 use ess_schemas::arrow_schema::{
     col as c, organisation_schema, organisations_from_batch, push_search_key_of,
 };
-use ess_schemas::key::normalize_key;
 use ess_schemas::layout::Manifest;
 use ess_schemas::measures::{Sums, col as m};
 use ess_schemas::rollup::rollup_schema;
 use ess_schemas::{Family, Organisation};
 use object_store::ObjectStore;
-use url::Url;
 
 use crate::error::{QueryError, Result};
 use crate::request::{AggregateRequest, Dimension, Filter, OrganisationsRequest};
+use crate::runtime::{Answer, QueryConfig, QueryRuntime, Question, STORE_URL};
 use crate::search::SearchIndex;
 
 /// The table name snapshots are registered under.
@@ -36,16 +34,10 @@ const TABLE: &str = "organisations";
 /// The table name of the rollup, held in memory.
 const ROLLUP: &str = "rollup";
 
-/// Cached aggregate answers per snapshot; the cache is emptied when it is full.
-const CACHE_ENTRIES: usize = 4096;
-
-/// The URL the snapshot's store is registered under in DataFusion.
-const STORE_URL: &str = "ess-store://snapshot";
-
 /// Answers queries over one committed snapshot. Cheap to share behind an `Arc`.
 pub struct SnapshotEngine {
     ctx: SessionContext,
-    store: Arc<dyn ObjectStore>,
+    runtime: QueryRuntime,
     manifest: Manifest,
     /// Built on demand ([`SnapshotEngine::build_search_index`]); until then, searches
     /// scan with DataFusion.
@@ -53,8 +45,8 @@ pub struct SnapshotEngine {
     /// Set by [`SnapshotEngine::drop_search_index`]: no index is kept any more.
     search_retired: std::sync::atomic::AtomicBool,
     has_rollup: bool,
-    cache: std::sync::Mutex<std::collections::HashMap<AggregateRequest, AggregateOutput>>,
-    pages: std::sync::Mutex<std::collections::HashMap<OrganisationsRequest, OrganisationPage>>,
+    /// Groups in the rollup (0 without one): the most rows an aggregate can have.
+    rollup_groups: usize,
 }
 
 impl std::fmt::Debug for SnapshotEngine {
@@ -151,11 +143,17 @@ impl OrganisationPage {
 }
 
 impl SnapshotEngine {
-    /// An engine over the snapshot `manifest` describes, in `store`.
+    /// An engine over the snapshot `manifest` describes, in `store`, on a runtime of
+    /// its own with the default limits (tests and tools; a server shares one runtime
+    /// between its engines: [`SnapshotEngine::open_in`]).
     pub async fn open(store: Arc<dyn ObjectStore>, manifest: Manifest) -> Result<Self> {
-        let ctx = SessionContext::new();
-        let url = Url::parse(STORE_URL).expect("valid URL");
-        ctx.register_object_store(&url, store.clone());
+        let runtime = QueryRuntime::new(store, QueryConfig::default())?;
+        Self::open_in(&runtime, manifest).await
+    }
+
+    /// An engine over the snapshot `manifest` describes, in the runtime's store.
+    pub async fn open_in(runtime: &QueryRuntime, manifest: Manifest) -> Result<Self> {
+        let ctx = runtime.session();
         let paths = manifest
             .organisations_parquet
             .iter()
@@ -167,7 +165,7 @@ impl SnapshotEngine {
             .with_listing_options(options)
             .with_schema(organisation_schema());
         ctx.register_table(TABLE, Arc::new(ListingTable::try_new(config)?))?;
-        let has_rollup = match &manifest.rollup_parquet {
+        let (has_rollup, rollup_groups) = match &manifest.rollup_parquet {
             Some(path) => {
                 // With its own schema: plain Utf8, not the view types DataFusion
                 // reads Parquet strings as by default.
@@ -178,22 +176,37 @@ impl SnapshotEngine {
                     .await?;
                 let table_schema = Arc::new(df.schema().as_arrow().clone());
                 let batches = df.collect().await?;
+                let groups = batches.iter().map(|b| b.num_rows()).sum();
                 let table = MemTable::try_new(table_schema, vec![batches])?;
                 ctx.register_table(ROLLUP, Arc::new(table))?;
-                true
+                (true, groups)
             }
-            None => false,
+            None => (false, 0),
         };
         Ok(SnapshotEngine {
             ctx,
-            store,
+            runtime: runtime.clone(),
             manifest,
             search: Default::default(),
             search_retired: Default::default(),
             has_rollup,
-            cache: Default::default(),
-            pages: Default::default(),
+            rollup_groups,
         })
+    }
+
+    /// The runtime it runs on.
+    pub fn runtime(&self) -> &QueryRuntime {
+        &self.runtime
+    }
+
+    /// The most groups an aggregate of this snapshot can have: the rollup's groups
+    /// (the snapshot's organisations without a rollup).
+    pub fn max_groups(&self) -> usize {
+        if self.has_rollup {
+            self.rollup_groups
+        } else {
+            usize::try_from(self.manifest.rows).unwrap_or(usize::MAX)
+        }
     }
 
     /// The snapshot's manifest.
@@ -215,22 +228,28 @@ impl SnapshotEngine {
 
     /// Measures per group: from the rollup when the snapshot has one, and from a
     /// cache of earlier answers (a snapshot never changes, so neither do they).
-    pub async fn aggregate(&self, request: &AggregateRequest) -> Result<AggregateOutput> {
+    pub async fn aggregate(&self, request: &AggregateRequest) -> Result<Arc<AggregateOutput>> {
         request.validate()?;
         let key = AggregateRequest {
             group_by: request.group_by.clone(),
             filter: request.filter.normalized(),
         };
-        if let Some(hit) = self.cache.lock().expect("lock").get(&key) {
-            return Ok(hit.clone());
+        let question = Question::Aggregate(key.clone());
+        let compute = async {
+            Ok(Answer::Aggregate(Arc::new(
+                self.compute(&key, self.has_rollup).await?,
+            )))
+        };
+        match self
+            .runtime
+            .answer(self.manifest.sequence, question, compute)
+            .await?
+        {
+            Answer::Aggregate(out) => Ok(out),
+            _ => Err(QueryError::Internal(
+                "an aggregate's answer is not one".into(),
+            )),
         }
-        let out = self.compute(&key, self.has_rollup).await?;
-        let mut cache = self.cache.lock().expect("lock");
-        if cache.len() >= CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(key, out.clone());
-        Ok(out)
     }
 
     /// Measures per group computed by scanning the organisations, bypassing rollup and
@@ -282,22 +301,32 @@ impl SnapshotEngine {
     }
 
     /// A page of organisations, in `org_id` order; repeated pages come from a cache.
-    pub async fn organisations(&self, request: &OrganisationsRequest) -> Result<OrganisationPage> {
+    pub async fn organisations(
+        &self,
+        request: &OrganisationsRequest,
+    ) -> Result<Arc<OrganisationPage>> {
         request.validate()?;
+        let words = self
+            .runtime
+            .config()
+            .search
+            .words(request.search.as_deref())?;
         let key = OrganisationsRequest {
             filter: request.filter.normalized(),
+            // Equal searches share an entry: the words are what is matched.
+            search: (!words.is_empty()).then(|| words.join(" ")),
             ..request.clone()
         };
-        if let Some(hit) = self.pages.lock().expect("lock").get(&key) {
-            return Ok(hit.clone());
+        let question = Question::Page(key.clone());
+        let compute = async { Ok(Answer::Page(Arc::new(self.fetch_page(&key, words).await?))) };
+        match self
+            .runtime
+            .answer(self.manifest.sequence, question, compute)
+            .await?
+        {
+            Answer::Page(page) => Ok(page),
+            _ => Err(QueryError::Internal("a page's answer is not one".into())),
         }
-        let page = self.fetch_page(&key).await?;
-        let mut pages = self.pages.lock().expect("lock");
-        if pages.len() >= CACHE_ENTRIES {
-            pages.clear();
-        }
-        pages.insert(key, page.clone());
-        Ok(page)
     }
 
     /// Builds the snapshot's search index (see [`crate::search`]), once; later
@@ -308,7 +337,7 @@ impl SnapshotEngine {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let index = SearchIndex::build(self.store.clone(), &self.manifest).await?;
+        let index = SearchIndex::build(self.runtime.store().clone(), &self.manifest).await?;
         tracing::info!(
             snapshot = %self.manifest.snapshot_id,
             organisations = index.len(),
@@ -345,25 +374,35 @@ impl SnapshotEngine {
         request: &OrganisationsRequest,
     ) -> Result<OrganisationPage> {
         request.validate()?;
-        self.scan_page(request).await
+        let words = self
+            .runtime
+            .config()
+            .search
+            .words(request.search.as_deref())?;
+        self.scan_page(request, words).await
     }
 
-    async fn fetch_page(&self, request: &OrganisationsRequest) -> Result<OrganisationPage> {
-        let words = search_words(request.search.as_deref());
+    async fn fetch_page(
+        &self,
+        request: &OrganisationsRequest,
+        words: Vec<String>,
+    ) -> Result<OrganisationPage> {
         let index = self.search.read().expect("lock").clone();
         match index {
             // A 0 byte separates keys in the index; no normalised word holds one.
             Some(index) if words.iter().all(|w| !w.contains('\0')) => {
-                // A scan of up to the whole index: off the async threads.
+                // A scan of up to the whole index: off the async threads, and stopped
+                // when this request is dropped (timed out, or its client gone).
                 let started = std::time::Instant::now();
+                let cancel = CancelOnDrop::default();
                 let hits = {
-                    let (index, request) = (index.clone(), request.clone());
-                    tokio::task::spawn_blocking(move || index.find(&words, &request))
+                    let (index, request, stop) = (index.clone(), request.clone(), cancel.flag());
+                    tokio::task::spawn_blocking(move || index.find(&words, &request, &stop))
                         .await
                         .map_err(|e| QueryError::Internal(format!("search stopped: {e}")))?
                 };
                 let found = started.elapsed();
-                let batches = index.fetch(&self.store, &hits.ranks).await?;
+                let batches = index.fetch(self.runtime.store(), &hits.ranks).await?;
                 tracing::debug!(
                     find_ms = found.as_secs_f64() * 1e3,
                     fetch_ms = (started.elapsed() - found).as_secs_f64() * 1e3,
@@ -376,31 +415,28 @@ impl SnapshotEngine {
                     has_next_page: hits.has_next_page,
                 })
             }
-            _ => self.scan_page(request).await,
+            _ => self.scan_page(request, words).await,
         }
     }
 
-    async fn scan_page(&self, request: &OrganisationsRequest) -> Result<OrganisationPage> {
+    async fn scan_page(
+        &self,
+        request: &OrganisationsRequest,
+        words: Vec<String>,
+    ) -> Result<OrganisationPage> {
         let span = tracing::info_span!("organisations", snapshot = %self.manifest.snapshot_id);
         let _enter = span.enter();
         let mut df = self.filtered(&request.filter).await?;
-        let words = search_words(request.search.as_deref());
         if !words.is_empty() {
-            // The key computed once per row that passed the filter, as the index does.
-            df = df.with_column(
-                c::SEARCH_KEY,
-                search_key_udf().call(vec![col(c::NAME), col(c::NAME_AR), col(c::SOURCE_ID)]),
-            )?;
-            for w in words {
-                df = df.filter(Expr::Like(Like::new(
-                    false,
-                    Box::new(col(c::SEARCH_KEY)),
-                    Box::new(lit(format!("%{}%", escape_like(&w)))),
-                    Some('\\'),
-                    false,
-                )))?;
-            }
-            df = df.drop_columns(&[c::SEARCH_KEY])?;
+            // One predicate however many words: the key computed once per row that
+            // passed the filter, as the index does, and every word looked for in it.
+            // (A filter or an `AND` per word would nest the plan as deep as the
+            // words are many.)
+            df = df.filter(search_match_udf(words).call(vec![
+                col(c::NAME),
+                col(c::NAME_AR),
+                col(c::SOURCE_ID),
+            ]))?;
         }
         let total_count = if request.with_total {
             Some(df.clone().count().await? as u64)
@@ -426,15 +462,20 @@ impl SnapshotEngine {
     }
 }
 
-/// `search_key(name, name_ar, source_id)`: an organisation's search key
-/// ([`push_search_key_of`]), the text the index searches, for the scanning path.
-fn search_key_udf() -> ScalarUDF {
+/// `search_match(name, name_ar, source_id)`: whether an organisation's search key
+/// ([`push_search_key_of`], the text the index searches) holds every one of `words`,
+/// for the scanning path.
+fn search_match_udf(words: Vec<String>) -> ScalarUDF {
+    let finders: Vec<memchr::memmem::Finder<'static>> = words
+        .iter()
+        .map(|w| memchr::memmem::Finder::new(w.as_bytes()).into_owned())
+        .collect();
     create_udf(
-        c::SEARCH_KEY,
+        "search_match",
         vec![DataType::Utf8, DataType::Utf8, DataType::Utf8],
-        DataType::Utf8,
+        DataType::Boolean,
         Volatility::Immutable,
-        Arc::new(|args: &[ColumnarValue]| {
+        Arc::new(move |args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
             let text = |i: usize| {
                 arrays
@@ -442,38 +483,43 @@ fn search_key_udf() -> ScalarUDF {
                     .and_then(|a| a.as_string_opt::<i32>())
                     .ok_or_else(|| {
                         datafusion::error::DataFusionError::Internal(format!(
-                            "search_key: argument {i} is not text"
+                            "search_match: argument {i} is not text"
                         ))
                     })
             };
             let (name, name_ar, source_id) = (text(0)?, text(1)?, text(2)?);
-            let rows = name.len();
-            let mut keys = StringBuilder::with_capacity(rows, name.value_data().len() * 2);
+            let mut matches = BooleanBuilder::with_capacity(name.len());
             let mut key = String::new();
-            for i in 0..rows {
+            for i in 0..name.len() {
                 if name.is_null(i) || source_id.is_null(i) {
-                    keys.append_null();
+                    matches.append_value(false);
                     continue;
                 }
                 key.clear();
                 let ar = name_ar.is_valid(i).then(|| name_ar.value(i));
                 push_search_key_of(name.value(i), ar, source_id.value(i), &mut key);
-                keys.append_value(&key);
+                matches.append_value(finders.iter().all(|f| f.find(key.as_bytes()).is_some()));
             }
-            Ok(ColumnarValue::Array(Arc::new(keys.finish())))
+            Ok(ColumnarValue::Array(Arc::new(matches.finish())))
         }),
     )
 }
 
-/// The words of a search, normalised as the search key is; every one must occur in it.
-fn search_words(search: Option<&str>) -> Vec<String> {
-    search.map_or_else(Vec::new, |s| {
-        normalize_key(s)
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .map(str::to_owned)
-            .collect()
-    })
+/// Sets its flag when dropped: a blocking search checks the flag and stops when the
+/// request that started it is gone.
+#[derive(Debug, Default)]
+struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl CancelOnDrop {
+    fn flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.0.clone()
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn truncate(batches: Vec<RecordBatch>, mut keep: usize) -> Vec<RecordBatch> {
@@ -485,17 +531,6 @@ fn truncate(batches: Vec<RecordBatch>, mut keep: usize) -> Vec<RecordBatch> {
         let n = b.num_rows().min(keep);
         out.push(b.slice(0, n));
         keep -= n;
-    }
-    out
-}
-
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(ch);
     }
     out
 }

@@ -38,7 +38,7 @@ pub enum QueryError {
     Store(#[from] object_store::Error),
     /// The query engine failed.
     #[error("query engine: {0}")]
-    Engine(#[from] datafusion::error::DataFusionError),
+    Engine(datafusion::error::DataFusionError),
     /// Parquet could not be read directly (the search index).
     #[error("parquet: {0}")]
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
@@ -51,7 +51,42 @@ pub enum QueryError {
     /// Stored data does not follow the canonical schema.
     #[error("stored data: {0}")]
     Schema(#[from] ess_schemas::SchemaError),
+    /// The error of a computation several identical requests waited on.
+    #[error("{0}")]
+    Shared(std::sync::Arc<QueryError>),
+    /// The query needed more memory than the server's pool could give it.
+    #[error("the query needs more memory than the server can give it now")]
+    ResourcesExhausted {
+        /// DataFusion's error.
+        source: datafusion::error::DataFusionError,
+    },
+}
+
+impl QueryError {
+    /// A cache's shared error, owned again when this was its only holder.
+    pub fn from_shared(e: std::sync::Arc<QueryError>) -> Self {
+        std::sync::Arc::try_unwrap(e).unwrap_or_else(QueryError::Shared)
+    }
+
+    /// The error itself, through the sharing of identical requests.
+    pub fn root(&self) -> &QueryError {
+        match self {
+            QueryError::Shared(shared) => shared.root(),
+            other => other,
+        }
+    }
 }
 
 /// Result alias of the query crate.
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
+
+impl From<datafusion::error::DataFusionError> for QueryError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        use datafusion::error::DataFusionError as D;
+        if matches!(e.find_root(), D::ResourcesExhausted(_)) {
+            QueryError::ResourcesExhausted { source: e }
+        } else {
+            QueryError::Engine(e)
+        }
+    }
+}

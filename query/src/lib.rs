@@ -7,6 +7,8 @@
 //! - [`Catalog`]: the snapshots of a store, from their manifests.
 //! - [`SnapshotEngine`]: one snapshot's Parquet registered with DataFusion;
 //!   [`SnapshotEngine::aggregate`] and [`SnapshotEngine::organisations`].
+//! - [`QueryRuntime`]: what the engines of one store share (memory pool, answer cache,
+//!   limits).
 
 pub mod catalog;
 pub mod diff;
@@ -14,11 +16,15 @@ pub mod engine;
 pub mod error;
 mod grams;
 pub mod request;
+pub mod runtime;
 pub mod search;
 
 pub use catalog::Catalog;
 pub use diff::{DiffCounts, DiffRow, SnapshotDiff, diff};
 pub use engine::{AggregateOutput, Group, GroupKey, OrganisationPage, SnapshotEngine};
 pub use error::{QueryError, Result};
-pub use request::{AggregateRequest, Dimension, Filter, MAX_PAGE, OrganisationsRequest};
+pub use request::{
+    AggregateRequest, Dimension, Filter, MAX_PAGE, OrganisationsRequest, SearchLimits,
+};
+pub use runtime::{QueryConfig, QueryRuntime};
 pub use search::SearchIndex;

@@ -1,6 +1,7 @@
 //! Typed requests: what to group by, which organisations, which page.
 
 use ess_schemas::arrow_schema::col;
+use ess_schemas::key::normalize_key;
 use ess_schemas::{Family, reference};
 
 use crate::error::{QueryError, Result};
@@ -153,6 +154,64 @@ impl AggregateRequest {
 /// The most organisations one page may hold.
 pub const MAX_PAGE: usize = 1000;
 
+/// How long a search may be: a person's search is a few words, and every word is
+/// matched against every key, so both bounds cap a search's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// Characters of search text, at most.
+    pub max_chars: usize,
+    /// Distinct words, at most (repeated words count once).
+    pub max_words: usize,
+}
+
+impl Default for SearchLimits {
+    fn default() -> Self {
+        SearchLimits {
+            max_chars: 200,
+            max_words: 10,
+        }
+    }
+}
+
+impl SearchLimits {
+    /// The distinct words of `search`, normalised as the search key is (every one must
+    /// occur in a key for it to match), in their first order; an error when the text
+    /// or its words are over the limits. The error never repeats the text.
+    pub fn words(&self, search: Option<&str>) -> Result<Vec<String>> {
+        let Some(search) = search else {
+            return Ok(Vec::new());
+        };
+        let chars = search.chars().count();
+        if chars > self.max_chars {
+            return Err(QueryError::InvalidRequest {
+                field: "search",
+                message: format!(
+                    "at most {} characters, not {chars}: search for a few words of a name or an identifier",
+                    self.max_chars
+                ),
+            });
+        }
+        let key = normalize_key(search);
+        let mut words: Vec<String> = Vec::new();
+        for w in key.split(' ').filter(|w| !w.is_empty()) {
+            if !words.iter().any(|seen| seen == w) {
+                words.push(w.to_owned());
+            }
+        }
+        if words.len() > self.max_words {
+            return Err(QueryError::InvalidRequest {
+                field: "search",
+                message: format!(
+                    "at most {} different words, not {}",
+                    self.max_words,
+                    words.len()
+                ),
+            });
+        }
+        Ok(words)
+    }
+}
+
 /// A page of organisations, in `org_id` order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OrganisationsRequest {
@@ -215,6 +274,29 @@ mod tests {
             ..Filter::default()
         };
         assert!(f.validate().unwrap_err().to_string().contains("ARGAN"));
+    }
+
+    #[test]
+    fn search_words_are_normalised_deduplicated_and_bounded() {
+        let limits = SearchLimits {
+            max_chars: 40,
+            max_words: 3,
+        };
+        assert_eq!(
+            limits
+                .words(Some("Coopérative  COOPERATIVE argane"))
+                .unwrap(),
+            ["cooperative", "argane"]
+        );
+        assert!(limits.words(None).unwrap().is_empty());
+        let long = "a".repeat(41);
+        let msg = limits.words(Some(&long)).unwrap_err().to_string();
+        assert!(msg.contains("at most 40 characters, not 41"), "{msg}");
+        assert!(!msg.contains(&long), "the text is not echoed: {msg}");
+        let msg = limits.words(Some("a b c d a")).unwrap_err().to_string();
+        assert!(msg.contains("at most 3 different words, not 4"), "{msg}");
+        // Repeats count once, whatever their number.
+        assert_eq!(limits.words(Some("x x x x x x")).unwrap(), ["x"]);
     }
 
     #[test]

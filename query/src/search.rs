@@ -249,6 +249,8 @@ struct Scan<'a> {
     /// Page entries wanted: the page and one more (`hasNextPage`).
     need: usize,
     with_total: bool,
+    /// Set when the request is gone: every slice stops.
+    cancel: &'a AtomicBool,
 }
 
 /// What one slice of a scan found.
@@ -358,18 +360,30 @@ impl SearchIndex {
     }
 
     /// The page of organisations matching `words` (the request's search, normalised)
-    /// and the request's filter, after its cursor.
-    pub fn find(&self, words: &[String], request: &OrganisationsRequest) -> Hits {
+    /// and the request's filter, after its cursor. Setting `cancel` stops the scan
+    /// (its answer is then partial: the caller has gone).
+    pub fn find(
+        &self,
+        words: &[String],
+        request: &OrganisationsRequest,
+        cancel: &AtomicBool,
+    ) -> Hits {
         let threads = if self.len() >= PARALLEL_FROM {
             cores()
         } else {
             1
         };
-        self.find_on(threads, words, request)
+        self.find_on(threads, words, request, cancel)
     }
 
     /// [`SearchIndex::find`] with the keys cut in `threads` slices.
-    fn find_on(&self, threads: usize, words: &[String], request: &OrganisationsRequest) -> Hits {
+    fn find_on(
+        &self,
+        threads: usize,
+        words: &[String],
+        request: &OrganisationsRequest,
+        cancel: &AtomicBool,
+    ) -> Hits {
         let (first, with_total) = (request.first, request.with_total);
         let filter = self.compile(&request.filter);
         let start = request.after.as_deref().map_or(0, |a| {
@@ -401,6 +415,7 @@ impl SearchIndex {
             start,
             need: first + 1,
             with_total,
+            cancel,
         };
 
         // Large ranges are cut in slices scanned on every core; a slice's matches
@@ -474,11 +489,15 @@ impl SearchIndex {
             }
             true
         };
-        let stopped = || !scan.with_total && !first_slice && stop.load(Ordering::Relaxed);
+        let stopped = || {
+            scan.cancel.load(Ordering::Relaxed)
+                || (!scan.with_total && !first_slice && stop.load(Ordering::Relaxed))
+        };
         match scan.finders.split_first() {
             None => {
+                let first = range.start;
                 for rank in range {
-                    if rank % WINDOW == 0 && stopped() {
+                    if (rank - first).is_multiple_of(WINDOW) && stopped() {
                         break;
                     }
                     if scan.filter.matches(&self.dims[rank]) && !take(rank, &mut out) {
@@ -931,7 +950,8 @@ mod tests {
                                 first,
                                 with_total,
                             };
-                            let hits = index.find_on(threads, &words, &request);
+                            let hits =
+                                index.find_on(threads, &words, &request, &AtomicBool::new(false));
                             let what = format!("{words:?} {filter:?} {after:?} {first} {threads}");
                             assert_eq!(org_ids(&hits), expected.0, "{what}");
                             assert_eq!(hits.has_next_page, expected.1, "{what}");
@@ -945,5 +965,26 @@ mod tests {
             }
         }
         assert_eq!(checked, 7 * 4 * 3 * 4 * 4);
+    }
+
+    #[test]
+    fn a_cancelled_search_stops_without_scanning() {
+        let (index, _) = index(12_000);
+        let request = OrganisationsRequest {
+            filter: Filter::default(),
+            search: None,
+            after: None,
+            first: 1000,
+            with_total: true,
+        };
+        for words in [vec![], vec!["e".to_owned()], vec!["nour".to_owned()]] {
+            for threads in [1, 3] {
+                let live = index.find_on(threads, &words, &request, &AtomicBool::new(false));
+                assert!(live.total.unwrap() > 100, "{words:?}");
+                let cancelled = index.find_on(threads, &words, &request, &AtomicBool::new(true));
+                assert_eq!(cancelled.total, Some(0), "{words:?} {threads}");
+                assert!(cancelled.ranks.is_empty());
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@ async fn synthetic_engine() -> SnapshotEngine {
     SnapshotEngine::open(store, manifest).await.unwrap()
 }
 
-async fn synthetic_snapshot() -> (Arc<dyn ObjectStore>, Manifest) {
+pub(crate) async fn synthetic_snapshot() -> (Arc<dyn ObjectStore>, Manifest) {
     let dir = tempfile::tempdir().unwrap();
     let truth = synth(
         &SynthOptions {

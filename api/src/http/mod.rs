@@ -1,0 +1,138 @@
+//! The HTTP surface: `/graphql` (POST, GET queries and GraphiQL), GraphiQL's assets,
+//! `/downloads`, and for operators `/healthz`, `/readyz` and `/metrics`.
+//!
+//! Every request gets an id, a span and an access-log line (`access`). Public routes
+//! then pass the client's rate and the server's capacity (`guard`) and the body cap;
+//! answers are compressed (gzip, br, zstd) when the client accepts it, and CORS is
+//! open for read-only use. `main` adds only the listener (`crate::server`).
+//!
+//! - [`graphql`]: the GraphQL handlers (parse, cost, lanes, timeout, ETag).
+//! - [`apq`]: automatic persisted queries.
+//! - [`graphiql`]: the vendored GraphiQL page.
+//! - [`downloads`]: a snapshot's files.
+//! - [`ops`]: health, readiness, metrics.
+//! - [`problem`]: the shape of errors the HTTP layer answers itself.
+
+pub mod access;
+pub mod apq;
+pub mod downloads;
+pub mod graphiql;
+pub mod graphql;
+pub mod guard;
+pub mod ops;
+pub mod problem;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Method, header};
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+
+pub use downloads::download_paths;
+
+use crate::graphql::{EssSchema, schema};
+use crate::limits::cost::CostModel;
+use crate::limits::lanes::Lanes;
+use crate::limits::rate::ClientRates;
+use crate::state::AppState;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct Http {
+    pub(crate) state: AppState,
+    pub(crate) schema: EssSchema,
+    pub(crate) lanes: Arc<Lanes>,
+    pub(crate) rates: Arc<ClientRates>,
+    pub(crate) cost: Arc<CostModel>,
+    pub(crate) apq: apq::PersistedQueries,
+}
+
+/// How often the rate buckets of quiet clients are forgotten.
+const FORGET_QUIET: Duration = Duration::from_secs(60);
+
+/// The application: every route, over `state`. `main` adds only the listener.
+pub fn app(state: AppState) -> Router {
+    let limits = state.limits.clone();
+    let http = Http {
+        schema: schema(state.clone()),
+        lanes: Arc::new(Lanes::new(&limits)),
+        rates: Arc::new(ClientRates::new(&limits)),
+        cost: Arc::new(CostModel::new(&crate::graphql::sdl())),
+        apq: apq::PersistedQueries::default(),
+        state,
+    };
+    forget_quiet_clients(&http.rates);
+
+    let public = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/downloads", get(downloads::downloads))
+        .route("/downloads/{snapshot}/{*path}", get(downloads::download))
+        .layer(RequestBodyLimitLayer::new(
+            usize::try_from(limits.max_body).unwrap_or(usize::MAX),
+        ))
+        .layer(from_fn_with_state(http.clone(), guard::body_limit_problem))
+        .layer(from_fn_with_state(http.clone(), guard::guard));
+    let operators = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics));
+
+    // Parquet is compressed already.
+    let compressible =
+        DefaultPredicate::new().and(NotForContentType::new("application/vnd.apache.parquet"));
+    public
+        .merge(operators)
+        .with_state(http.clone())
+        .layer(CompressionLayer::new().compress_when(compressible))
+        .layer(cors())
+        .layer(from_fn_with_state(http, access::access))
+}
+
+/// Read-only CORS, open to every origin.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+        ])
+        .max_age(Duration::from_secs(86_400))
+}
+
+/// Forgets quiet clients' rate buckets every minute, while the app lives.
+fn forget_quiet_clients(rates: &Arc<ClientRates>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let rates = Arc::downgrade(rates);
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(FORGET_QUIET);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match rates.upgrade() {
+                Some(rates) => rates.forget_quiet(),
+                None => return,
+            }
+        }
+    });
+}
