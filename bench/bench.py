@@ -235,7 +235,10 @@ def bench_scale(ess, n, warm_runs, wrk_secs):
 
     # Serve: time to ready, then cold and warm latencies over HTTP.
     t0 = time.perf_counter()
-    server = subprocess.Popen([ess, "serve", "--store", store, "--addr", "127.0.0.1:0", "--refresh", "0"],
+    # One client asks everything here: the per-client rate limit is off (the load test,
+    # bench/load.py, measures the server with it on).
+    server = subprocess.Popen([ess, "serve", "--store", store, "--addr", "127.0.0.1:0", "--refresh", "0",
+                               "--rate-limit", "0"],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "RUST_LOG": "warn"})
     line = server.stdout.readline()
     res["ready_s"] = time.perf_counter() - t0

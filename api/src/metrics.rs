@@ -25,7 +25,7 @@ const BUCKETS: [f64; 14] = [
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: &'static str,
-    status: String,
+    status: u16,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -134,10 +134,7 @@ impl Metrics {
     /// Counts a request answered.
     pub fn request(&self, route: &'static str, status: u16, seconds: f64) {
         self.requests
-            .get_or_create(&RequestLabels {
-                route,
-                status: status.to_string(),
-            })
+            .get_or_create(&RequestLabels { route, status })
             .inc();
         self.latency
             .get_or_create(&RouteLabels { route })

@@ -42,9 +42,14 @@ impl Served {
     }
 }
 
-/// The state behind every request.
+/// The state behind every request: one allocation, so a clone (one per handler and
+/// layer of every request) is one reference count.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Shared {
     /// Where snapshots live.
     pub store: Store,
     /// The store's snapshots.
@@ -55,12 +60,20 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// The server's counters.
     pub metrics: Arc<Metrics>,
-    current: Arc<RwLock<Arc<Served>>>,
+    current: RwLock<Arc<Served>>,
     history: moka::future::Cache<u64, Arc<Served>>,
     /// Set once the first snapshot's search index is built (or failed to build).
     ready: Arc<AtomicBool>,
     /// Set when the server starts shutting down.
-    draining: Arc<AtomicBool>,
+    draining: AtomicBool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -77,17 +90,17 @@ impl AppState {
         let served = Arc::new(Served::open(&catalog, &runtime, manifest).await?);
         let ready = Arc::new(AtomicBool::new(false));
         index_in_background(&served, Some(ready.clone()));
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             store,
             catalog,
             runtime,
             limits: Arc::new(limits),
             metrics: Arc::new(Metrics::new()),
-            current: Arc::new(RwLock::new(served)),
+            current: RwLock::new(served),
             history: moka::future::Cache::new(HISTORY_ENGINES),
             ready,
-            draining: Arc::new(AtomicBool::new(false)),
-        })
+            draining: AtomicBool::new(false),
+        })))
     }
 
     /// The snapshot served now. A request holds on to it, so it finishes on the

@@ -38,7 +38,7 @@ const ROLLUP: &str = "rollup";
 pub struct SnapshotEngine {
     ctx: SessionContext,
     runtime: QueryRuntime,
-    manifest: Manifest,
+    manifest: Arc<Manifest>,
     /// Built on demand ([`SnapshotEngine::build_search_index`]); until then, searches
     /// scan with DataFusion.
     search: std::sync::RwLock<Option<Arc<SearchIndex>>>,
@@ -94,29 +94,55 @@ pub struct AggregateOutput {
     pub rows: Vec<RecordBatch>,
     /// One row: the measures over every organisation of the filter.
     pub total: Vec<RecordBatch>,
+    /// The groups as typed values, read from `rows` once (answers are cached, and a
+    /// cached answer is read many times).
+    typed: Vec<Group>,
+    /// The total as typed values.
+    total_sums: Sums,
 }
 
 impl AggregateOutput {
-    /// The groups as typed values.
-    pub fn groups(&self) -> Result<Vec<Group>> {
-        let mut out = Vec::new();
-        for batch in &self.rows {
+    fn new(
+        group_by: Vec<Dimension>,
+        rows: Vec<RecordBatch>,
+        total: Vec<RecordBatch>,
+    ) -> Result<Self> {
+        let mut typed = Vec::new();
+        for batch in &rows {
+            let columns = MeasureColumns::of(batch)?;
             for row in 0..batch.num_rows() {
-                out.push(Group {
-                    key: group_key(batch, &self.group_by, row)?,
-                    sums: sums_at(batch, row)?,
+                typed.push(Group {
+                    key: group_key(batch, &group_by, row)?,
+                    sums: columns.sums_at(row),
                 });
             }
         }
-        Ok(out)
+        let total_sums = match total.iter().find(|b| b.num_rows() > 0) {
+            Some(b) => MeasureColumns::of(b)?.sums_at(0),
+            None => Sums::default(),
+        };
+        Ok(AggregateOutput {
+            group_by,
+            rows,
+            total,
+            typed,
+            total_sums,
+        })
+    }
+
+    /// The groups as typed values.
+    pub fn groups(&self) -> Result<Vec<Group>> {
+        Ok(self.typed.clone())
+    }
+
+    /// The groups as typed values, borrowed.
+    pub fn group_list(&self) -> &[Group] {
+        &self.typed
     }
 
     /// The total as typed values.
     pub fn total(&self) -> Result<Sums> {
-        match self.total.iter().find(|b| b.num_rows() > 0) {
-            Some(b) => sums_at(b, 0),
-            None => Ok(Sums::default()),
-        }
+        Ok(self.total_sums)
     }
 }
 
@@ -186,7 +212,7 @@ impl SnapshotEngine {
         Ok(SnapshotEngine {
             ctx,
             runtime: runtime.clone(),
-            manifest,
+            manifest: Arc::new(manifest),
             search: Default::default(),
             search_retired: Default::default(),
             has_rollup,
@@ -212,6 +238,11 @@ impl SnapshotEngine {
     /// The snapshot's manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// The snapshot's manifest, shared.
+    pub fn shared_manifest(&self) -> Arc<Manifest> {
+        self.manifest.clone()
     }
 
     async fn filtered(&self, filter: &Filter) -> Result<DataFrame> {
@@ -282,11 +313,7 @@ impl SnapshotEngine {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "aggregate answered"
         );
-        Ok(AggregateOutput {
-            group_by: request.group_by.clone(),
-            rows,
-            total,
-        })
+        AggregateOutput::new(request.group_by.clone(), rows, total)
     }
 
     /// Every organisation, streamed in `org_id` order.
@@ -606,33 +633,42 @@ fn measures(df: DataFrame, groups: Vec<Expr>, from_rollup: bool) -> Result<DataF
     Ok(df.aggregate(groups, aggregates)?.select(projection)?)
 }
 
-fn sums_at(batch: &RecordBatch, row: usize) -> Result<Sums> {
-    let v = |name: &str| -> Result<i64> {
-        let a = batch
-            .column_by_name(name)
-            .and_then(|a| a.as_primitive_opt::<Int64Type>())
-            .ok_or_else(|| QueryError::InvalidRequest {
-                field: "measures",
-                message: format!("measure column `{name}` missing from the answer"),
-            })?;
-        Ok(if a.is_null(row) { 0 } else { a.value(row) })
-    };
-    let mut values = [0; m::ALL.len()];
-    for (value, name) in values.iter_mut().zip(m::ALL) {
-        *value = v(name)?;
+/// The measure columns of an answer's batch, found once per batch.
+struct MeasureColumns<'a>([&'a arrow::array::PrimitiveArray<Int64Type>; m::ALL.len()]);
+
+impl<'a> MeasureColumns<'a> {
+    fn of(batch: &'a RecordBatch) -> Result<Self> {
+        let mut found = Vec::with_capacity(m::ALL.len());
+        for name in m::ALL {
+            found.push(
+                batch
+                    .column_by_name(name)
+                    .and_then(|a| a.as_primitive_opt::<Int64Type>())
+                    .ok_or_else(|| {
+                        QueryError::Internal(format!(
+                            "measure column `{name}` missing from the answer"
+                        ))
+                    })?,
+            );
+        }
+        Ok(MeasureColumns(found.try_into().expect("one per measure")))
     }
-    Ok(Sums::from_array(values))
+
+    fn sums_at(&self, row: usize) -> Sums {
+        let mut values = [0; m::ALL.len()];
+        for (value, a) in values.iter_mut().zip(&self.0) {
+            *value = if a.is_null(row) { 0 } else { a.value(row) };
+        }
+        Sums::from_array(values)
+    }
 }
 
 fn group_key(batch: &RecordBatch, dims: &[Dimension], row: usize) -> Result<GroupKey> {
     let mut key = GroupKey::default();
     for d in dims {
-        let array = batch
-            .column_by_name(d.column())
-            .ok_or_else(|| QueryError::InvalidRequest {
-                field: "groupBy",
-                message: format!("column `{}` missing from the answer", d.column()),
-            })?;
+        let array = batch.column_by_name(d.column()).ok_or_else(|| {
+            QueryError::Internal(format!("column `{}` missing from the answer", d.column()))
+        })?;
         if array.is_null(row) {
             continue;
         }

@@ -52,11 +52,10 @@ impl Query {
             .await
             .map_err(query_error)?;
         let rows = out
-            .groups()
-            .map_err(query_error)?
-            .into_iter()
+            .group_list()
+            .iter()
             .map(|g| AggregateRow {
-                key: g.key,
+                key: g.key.clone(),
                 sums: g.sums,
             })
             .collect();
@@ -67,7 +66,7 @@ impl Query {
                 sums: out.total().map_err(query_error)?,
             },
             snapshot: Snapshot {
-                manifest: served.manifest().clone(),
+                manifest: served.engine.shared_manifest(),
             },
         })
     }
@@ -117,7 +116,7 @@ impl Query {
             edges,
             total_count: page.total_count.unwrap_or(0) as i64,
             snapshot: Snapshot {
-                manifest: served.manifest().clone(),
+                manifest: served.engine.shared_manifest(),
             },
         })
     }
@@ -158,7 +157,7 @@ impl Query {
     /// The snapshot being served.
     async fn snapshot(&self, ctx: &Context<'_>) -> async_graphql::Result<Snapshot> {
         Ok(Snapshot {
-            manifest: served(ctx, None).await?.manifest().clone(),
+            manifest: served(ctx, None).await?.engine.shared_manifest(),
         })
     }
 
@@ -169,7 +168,9 @@ impl Query {
         all.reverse();
         Ok(all
             .into_iter()
-            .map(|manifest| Snapshot { manifest })
+            .map(|manifest| Snapshot {
+                manifest: Arc::new(manifest),
+            })
             .collect())
     }
 
@@ -206,10 +207,10 @@ impl Query {
         let total = d.total();
         Ok(SnapshotDiff {
             from: Snapshot {
-                manifest: d.from.clone(),
+                manifest: Arc::new(d.from.clone()),
             },
             to: Snapshot {
-                manifest: d.to.clone(),
+                manifest: Arc::new(d.to.clone()),
             },
             rows: d
                 .rows

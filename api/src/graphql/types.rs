@@ -178,7 +178,7 @@ impl Aggregate {
 /// A published snapshot.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    pub(crate) manifest: Manifest,
+    pub(crate) manifest: std::sync::Arc<Manifest>,
 }
 
 /// Organisations added, removed and changed between two snapshots, for one family and

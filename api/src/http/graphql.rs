@@ -4,7 +4,7 @@
 //! A request goes through these steps, each of which can refuse it with a clear code:
 //! the body is read within `--max-body` and parsed as a GraphQL request (batches are
 //! refused); a persisted query is looked up (`apq`); the text's nesting is checked and
-//! it is parsed once; it is costed against the limits (`limits::cost`); an expensive
+//! it is parsed, once per distinct text (`documents`); it is costed against the limits (`limits::cost`); an expensive
 //! one waits for its lane (`limits::lanes`); it then runs on the snapshot served when
 //! it arrived, within `--request-timeout` — past it, or when the client goes away,
 //! its work is dropped (DataFusion streams dropped, searches told to stop). A GET
@@ -21,9 +21,11 @@ use sha2::{Digest, Sha256};
 
 use crate::http::Http;
 use crate::http::access::RequestId;
+use crate::http::documents::ParseError;
 use crate::http::guard::{body_too_large, overloaded_problem};
 use crate::http::problem::{Problem, cut};
-use crate::limits::cost::{CostContext, CostError, check_nesting};
+use crate::limits::cost::{CostContext, CostError};
+use async_graphql::parser::types::ExecutableDocument;
 
 /// A GraphQL request as sent.
 #[derive(Debug, Default, Deserialize)]
@@ -157,7 +159,14 @@ async fn answer(
     let query = http
         .apq
         .resolve(envelope.query, envelope.extensions.as_ref())?;
-    check_nesting(&query).map_err(|e| cost_problem(http, &e))?;
+    let doc = http.documents.parse(&query).map_err(|e| match e {
+        ParseError::Nesting(e) => cost_problem(http, &e),
+        ParseError::Syntax(message) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "GRAPHQL_PARSE_FAILED",
+            format!("the query does not parse: {}", cut(&message)),
+        ),
+    })?;
     let variables_json = envelope.variables.unwrap_or(serde_json::Value::Null);
     let variables = Variables::from_json(variables_json.clone());
     let mut request = async_graphql::Request::new(query).variables(variables.clone());
@@ -191,13 +200,6 @@ async fn answer(
         ));
     }
 
-    let doc = request.parsed_query().map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "GRAPHQL_PARSE_FAILED",
-            format!("the query does not parse: {}", cut(&e.message)),
-        )
-    })?;
     let context = CostContext {
         max_groups: pinned.engine.max_groups() as u64,
         snapshots: known.len() as u64,
@@ -207,7 +209,7 @@ async fn answer(
     let analysis = http
         .cost
         .analyse(
-            doc,
+            &doc,
             envelope.operation_name.as_deref(),
             &variables,
             &context,
@@ -225,6 +227,7 @@ async fn answer(
         None
     };
 
+    request.set_parsed_query(ExecutableDocument::clone(&doc));
     let request = request.data(pinned).data(id.clone());
     let Ok(mut response) =
         tokio::time::timeout(limits.request_timeout, http.schema.execute(request)).await

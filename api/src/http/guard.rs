@@ -1,6 +1,8 @@
 //! The limits every public request passes before its handler: the client's rate
 //! (`429`), the server's capacity (`503`), and the body's size (`413`, before a byte
-//! of it is read: an `Expect: 100-continue` above the cap gets `413`, not `100`).
+//! of it is read: an `Expect: 100-continue` above the cap gets `413`, not `100`; a
+//! body without a declared length is cut by `http_body_util::Limited` where it passes
+//! the cap).
 //! Health, readiness and metrics are not behind them.
 
 use axum::extract::{Request, State};
@@ -12,7 +14,7 @@ use crate::http::Http;
 use crate::http::access::{Client, RequestId};
 use crate::http::problem::Problem;
 
-/// Rate, then capacity.
+/// Rate, then capacity, then the body's size.
 pub async fn guard(State(http): State<Http>, request: Request, next: Next) -> Response {
     let id = request.extensions().get::<RequestId>().cloned();
     let client = request
@@ -49,6 +51,24 @@ pub async fn guard(State(http): State<Http>, request: Request, next: Next) -> Re
             return overloaded_problem(overloaded).into_response_for(id.as_ref());
         }
     };
+    // The body: refused from its declared length before a byte of it is read (so an
+    // `Expect: 100-continue` is never answered `100`), and cut where it grows past the
+    // cap while read (the handler then answers 413).
+    let max = http.state.limits.max_body;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        http.state.metrics.reject("body");
+        return body_too_large(max).into_response_for(id.as_ref());
+    }
+    let request = request.map(|body| {
+        axum::body::Body::new(http_body_util::Limited::new(
+            body,
+            usize::try_from(max).unwrap_or(usize::MAX),
+        ))
+    });
     let mut response = next.run(request).await;
     drop(permit);
     if let Some(rate) = rate {
@@ -72,25 +92,6 @@ fn set_rate_headers(response: &mut Response, limit: u32, remaining: u32, reset: 
     headers.insert("ratelimit-limit", HeaderValue::from(limit));
     headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
     headers.insert("ratelimit-reset", HeaderValue::from(reset));
-}
-
-/// Turns the body-limit layer's bare `413` into the API's error shape.
-pub async fn body_limit_problem(
-    State(http): State<Http>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let id = request.extensions().get::<RequestId>().cloned();
-    let response = next.run(request).await;
-    let plain = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_none_or(|v| !v.as_bytes().starts_with(b"application/json"));
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && plain {
-        http.state.metrics.reject("body");
-        return body_too_large(http.state.limits.max_body).into_response_for(id.as_ref());
-    }
-    response
 }
 
 /// The answer to a body over `--max-body`.

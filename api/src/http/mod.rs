@@ -8,6 +8,7 @@
 //!
 //! - [`graphql`]: the GraphQL handlers (parse, cost, lanes, timeout, ETag).
 //! - [`apq`]: automatic persisted queries.
+//! - [`documents`]: parsed documents, kept by their text.
 //! - [`graphiql`]: the vendored GraphiQL page.
 //! - [`downloads`]: a snapshot's files.
 //! - [`ops`]: health, readiness, metrics.
@@ -15,6 +16,7 @@
 
 pub mod access;
 pub mod apq;
+pub mod documents;
 pub mod downloads;
 pub mod graphiql;
 pub mod graphql;
@@ -32,7 +34,6 @@ use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 
 pub use downloads::download_paths;
 
@@ -42,15 +43,28 @@ use crate::limits::lanes::Lanes;
 use crate::limits::rate::ClientRates;
 use crate::state::AppState;
 
-/// What the handlers share.
+/// What the handlers share: one allocation, cloned by reference count for every
+/// handler and layer a request passes.
 #[derive(Clone)]
-pub struct Http {
+pub struct Http(Arc<Handlers>);
+
+/// What [`Http`] holds.
+pub struct Handlers {
     pub(crate) state: AppState,
     pub(crate) schema: EssSchema,
-    pub(crate) lanes: Arc<Lanes>,
+    pub(crate) lanes: Lanes,
     pub(crate) rates: Arc<ClientRates>,
-    pub(crate) cost: Arc<CostModel>,
+    pub(crate) cost: CostModel,
     pub(crate) apq: apq::PersistedQueries,
+    pub(crate) documents: documents::Documents,
+}
+
+impl std::ops::Deref for Http {
+    type Target = Handlers;
+
+    fn deref(&self) -> &Handlers {
+        &self.0
+    }
 }
 
 /// How often the rate buckets of quiet clients are forgotten.
@@ -59,14 +73,15 @@ const FORGET_QUIET: Duration = Duration::from_secs(60);
 /// The application: every route, over `state`. `main` adds only the listener.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits.clone();
-    let http = Http {
+    let http = Http(Arc::new(Handlers {
         schema: schema(state.clone()),
-        lanes: Arc::new(Lanes::new(&limits)),
+        lanes: Lanes::new(&limits),
         rates: Arc::new(ClientRates::new(&limits)),
-        cost: Arc::new(CostModel::new(&crate::graphql::sdl())),
+        cost: CostModel::new(&crate::graphql::sdl()),
         apq: apq::PersistedQueries::default(),
+        documents: documents::Documents::default(),
         state,
-    };
+    }));
     forget_quiet_clients(&http.rates);
 
     let public = Router::new()
@@ -74,10 +89,6 @@ pub fn app(state: AppState) -> Router {
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/downloads", get(downloads::downloads))
         .route("/downloads/{snapshot}/{*path}", get(downloads::download))
-        .layer(RequestBodyLimitLayer::new(
-            usize::try_from(limits.max_body).unwrap_or(usize::MAX),
-        ))
-        .layer(from_fn_with_state(http.clone(), guard::body_limit_problem))
         .layer(from_fn_with_state(http.clone(), guard::guard));
     let operators = Router::new()
         .route("/healthz", get(ops::healthz))
