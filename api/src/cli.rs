@@ -509,6 +509,8 @@ async fn info(store: &Store, json: bool) -> Result<(), CliError> {
     let value = serde_json::json!({
         "snapshot_id": m.snapshot_id,
         "sequence": m.sequence,
+        "table": store.location(ess_schemas::layout::TABLE_DIR),
+        "table_version": m.sequence,
         "created_at": m.created_at,
         "rows": m.rows,
         "rows_by_family": m.rows_by_family,

@@ -147,6 +147,35 @@ fn failures_exit_non_zero_with_a_clear_message() {
     let out = ess(&["serve", "--store", &store_arg, "--addr", "127.0.0.1:0"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("has no snapshot yet"));
+
+    // A store in the layout of earlier versions (snapshots committed as
+    // `_manifests/*.json`): every command says what it is and what to do.
+    let old = dir.path().join("old-store");
+    std::fs::create_dir_all(old.join("_manifests")).unwrap();
+    std::fs::write(old.join("_manifests/00000000000000000001.json"), "{}").unwrap();
+    let old_arg = old.display().to_string();
+    let samples = sample_args(dir.path());
+    let mut ingest_old = vec!["ingest", "--store", &old_arg];
+    ingest_old.extend(samples.iter().map(String::as_str));
+    for args in [
+        ingest_old,
+        vec!["info", "--store", &old_arg, "--json"],
+        vec!["snapshots", "--store", &old_arg],
+        vec!["serve", "--store", &old_arg, "--addr", "127.0.0.1:0"],
+        vec!["vacuum", "--store", &old_arg],
+    ] {
+        let out = ess(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("old layout") && stderr.contains("publish into a new store"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(
+        !old.join("organisations").exists(),
+        "nothing is written beside an old layout"
+    );
 }
 
 fn http(addr: &str, request: &str) -> (u16, String) {
@@ -520,7 +549,12 @@ fn s3_stores_and_files_for_ingest_info_serve_and_downloads() {
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["rows"], 1034);
     let part = info["organisations_parquet"][0].as_str().unwrap();
-    assert!(part.starts_with("s3://ess/open-data/snapshots/"), "{part}");
+    assert!(
+        part.starts_with("s3://ess/open-data/organisations/"),
+        "{part}"
+    );
+    assert_eq!(info["table"], "s3://ess/open-data/organisations");
+    assert_eq!(info["table_version"], 1);
 
     let (child, addr) = start_server_at("s3://ess/open-data", &["--refresh", "0"], &env);
     let answer = graphql(

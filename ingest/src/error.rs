@@ -93,14 +93,9 @@ pub enum IngestError {
         /// The cause.
         source: object_store::Error,
     },
-    /// Every sequence number tried was taken by concurrent ingests.
-    #[error(
-        "could not commit the snapshot: {attempts} sequence numbers in a row were taken by concurrent ingests"
-    )]
-    CommitContention {
-        /// Attempts made.
-        attempts: u32,
-    },
+    /// The snapshot table could not be read, committed to or vacuumed.
+    #[error(transparent)]
+    Table(#[from] ess_table::TableError),
     /// A background task died.
     #[error("ingest task failed: {0}")]
     Task(String),

@@ -1,8 +1,9 @@
 //! An ingest job: files in, one new immutable snapshot out.
 //!
 //! ```text
-//! sources ─► stage (blocking, local temp dir) ─► upload data under snapshots/<run>/
-//!         ─► commit: _manifests/<seq>.json with a conditional create (last)
+//! sources ─► stage (blocking, local temp dir) ─► upload the organisations under
+//!         organisations/<run>/, the rest under snapshots/<run>/
+//!         ─► commit: the table's next Delta version (a conditional create, last)
 //! ```
 
 use std::collections::BTreeMap;
@@ -11,24 +12,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ess_schemas::layout::{
-    IngestReport, MANIFEST_DIR, MANIFEST_FORMAT, Manifest, SourceRef, manifest_path,
-    manifest_sequence, organisations_part_path, quarantine_path, report_path, rollup_path,
-    snapshot_id,
+    CommitRecord, IngestReport, MANIFEST_FORMAT, Manifest, SourceRef, organisations_part_path,
+    quarantine_path, report_path, rollup_path, table_part_path,
 };
+use ess_table::{DataFile, NewSnapshot, RetryPolicy, SnapshotTable};
 use futures::TryStreamExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{IngestError, Result};
 use crate::progress::Progress;
-use crate::retry::RetryPolicy;
 use crate::source::{LocalData, SourceData, SourceFile};
 use crate::stage::{LocalSource, ParquetLayout, stage};
-
-/// How many sequence numbers a commit tries before giving up to contention.
-const COMMIT_ATTEMPTS: u32 = 100;
 
 /// What an ingest did, as numbers.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -172,6 +169,9 @@ impl IngestJob {
         let run_id = uuid::Uuid::new_v4().to_string();
         let span = tracing::info_span!("ingest", run_id = %run_id, files = self.sources.len());
         let _enter = span.enter();
+        let table = SnapshotTable::with_retry(self.store.clone(), "the store", self.retry);
+        // A store this version cannot commit to is said before anything is read.
+        table.check_layout().await?;
         let dir = tempfile::Builder::new()
             .prefix("ess-ingest-")
             .tempdir()
@@ -209,9 +209,9 @@ impl IngestJob {
         let uploads = async {
             let mut parts = Vec::new();
             while let Some((n, local)) = part_rx.recv().await {
-                let path = organisations_part_path(&run_id, n);
-                self.publish_file(&local, &path).await?;
-                parts.push(path);
+                parts.push(data_file(&local, table_part_path(&run_id, n)).await?);
+                self.publish_file(&local, &organisations_part_path(&run_id, n))
+                    .await?;
             }
             Ok::<_, IngestError>(parts)
         };
@@ -252,11 +252,8 @@ impl IngestJob {
             .await
             .map_err(store_err("put", &report_location))?;
 
-        let manifest = Manifest {
+        let record = CommitRecord {
             format: MANIFEST_FORMAT,
-            snapshot_id: String::new(),
-            sequence: 0,
-            created_at: String::new(),
             run_id: run_id.clone(),
             rows: staged.organisations,
             rows_by_family: staged
@@ -264,11 +261,7 @@ impl IngestJob {
                 .iter()
                 .map(|(f, n)| (f.as_str().to_owned(), *n))
                 .collect::<BTreeMap<_, _>>(),
-            organisations_parquet: parts,
-            quarantine_parquet: quarantine_path(&run_id),
             quarantine_rows: staged.quarantine_rows,
-            report: report_path(&run_id),
-            rollup_parquet: Some(rollup_path(&run_id)),
             sources: report
                 .files
                 .iter()
@@ -282,7 +275,15 @@ impl IngestJob {
             writer: format!("ess {}", env!("CARGO_PKG_VERSION")),
         };
         self.progress.set_phase("committing");
-        let manifest = commit(&self.store, manifest, &self.retry).await?;
+        let manifest = table
+            .publish(
+                &NewSnapshot {
+                    record,
+                    files: parts,
+                },
+                &self.retry,
+            )
+            .await?;
         let metrics = IngestMetrics {
             rows_read: report.files.iter().map(|f| f.rows_read).sum(),
             accepted: report.files.iter().map(|f| f.accepted).sum(),
@@ -443,88 +444,31 @@ fn unwrap_io(e: std::io::Error) -> object_store::Error {
     }
 }
 
-/// The highest committed sequence number in the store (0 when empty).
-pub async fn latest_sequence(store: &dyn ObjectStore) -> Result<u64> {
-    latest_sequence_with(store, &RetryPolicy::default()).await
-}
-
-async fn latest_sequence_with(store: &dyn ObjectStore, retry: &RetryPolicy) -> Result<u64> {
-    let metas = crate::retry::list_all(store, MANIFEST_DIR, retry).await?;
-    Ok(metas
-        .iter()
-        .filter_map(|m| manifest_sequence(m.location.as_ref()))
-        .max()
-        .unwrap_or(0))
-}
-
-/// Commits a snapshot: creates its manifest at the next free sequence number, with a
-/// conditional create so that two ingests can never take the same number.
-///
-/// A create retried after a lost acknowledgement may report "already exists" for the
-/// manifest it wrote itself: the manifest there is read back, and if it names this run
-/// the commit has succeeded.
-async fn commit(
-    store: &Arc<dyn ObjectStore>,
-    mut manifest: Manifest,
-    retry: &RetryPolicy,
-) -> Result<Manifest> {
-    let mut sequence = latest_sequence_with(store.as_ref(), retry).await? + 1;
-    for _ in 0..COMMIT_ATTEMPTS {
-        manifest.sequence = sequence;
-        manifest.snapshot_id = snapshot_id(sequence);
-        manifest.created_at =
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let location = ObjectPath::from(manifest_path(sequence));
-        let body =
-            PutPayload::from(serde_json::to_vec_pretty(&manifest).expect("manifest serialises"));
-        let attempt = retry
-            .run("commit manifest", || {
-                let opts = PutOptions {
-                    mode: PutMode::Create,
-                    ..PutOptions::default()
-                };
-                store.put_opts(&location, body.clone(), opts)
-            })
-            .await;
-        match attempt {
-            Ok(_) => return Ok(manifest),
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                if let Some(existing) = read_manifest(store, &location, retry).await?
-                    && existing.run_id == manifest.run_id
-                {
-                    tracing::info!(
-                        sequence,
-                        "the manifest is ours: an earlier attempt succeeded"
-                    );
-                    return Ok(existing);
-                }
-                tracing::info!(
-                    sequence,
-                    "sequence number taken by a concurrent ingest; trying the next"
-                );
-                sequence += 1;
-            }
-            Err(e) => return Err(store_err("commit", &location)(e)),
-        }
-    }
-    Err(IngestError::CommitContention {
-        attempts: COMMIT_ATTEMPTS,
-    })
-}
-
-/// The manifest at `location`, or `None` when it is not a manifest this version reads.
-async fn read_manifest(
-    store: &Arc<dyn ObjectStore>,
-    location: &ObjectPath,
-    retry: &RetryPolicy,
-) -> Result<Option<Manifest>> {
-    let bytes = retry
-        .run("read manifest", || async {
-            store.get(location).await?.bytes().await
+/// A finished organisations part, for its commit: its path in the table, size and
+/// statistics (read from its own footer).
+async fn data_file(local: &Path, path: String) -> Result<DataFile> {
+    let file = local.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let io = |source| IngestError::Io {
+            file: file.display().to_string(),
+            source,
+        };
+        let f = std::fs::File::open(&file).map_err(io)?;
+        let size = f.metadata().map_err(io)?.len();
+        let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(&f)
+            .map_err(|e| IngestError::Encode {
+                what: format!("the statistics of {}", file.display()),
+                message: e.to_string(),
+            })?;
+        Ok(DataFile {
+            path,
+            size,
+            stats: Some(ess_table::stats::file_stats(&meta)),
         })
-        .await
-        .map_err(store_err("get", location))?;
-    Ok(serde_json::from_slice(&bytes).ok())
+    })
+    .await
+    .map_err(|e| IngestError::Task(e.to_string()))?
 }
 
 #[cfg(test)]
@@ -565,7 +509,12 @@ mod tests {
         assert_eq!(report.organisations, expected["total"].as_u64().unwrap());
         assert_eq!(outcome.manifest.rows, report.organisations);
         assert_eq!(outcome.manifest.snapshot_id, "000001");
-        assert_eq!(latest_sequence(store.as_ref()).await.unwrap(), 1);
+        let table = SnapshotTable::new(store.clone(), "test");
+        // Version 0 creates the table; version 1 is the snapshot.
+        assert_eq!(
+            table.versions(&RetryPolicy::default()).await.unwrap(),
+            [0, 1]
+        );
 
         // A second ingest takes the next number and leaves the first untouched.
         let second = crate::samples::publish_first_sample(&store).await;
@@ -580,18 +529,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_taken_sequence_number_moves_the_commit_to_the_next() {
+    async fn racing_ingests_take_consecutive_versions() {
         let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        // A manifest a concurrent ingest committed at #1 after we listed.
-        store
-            .put(
-                &ObjectPath::from(manifest_path(1)),
-                PutPayload::from_static(b"{}"),
-            )
-            .await
-            .unwrap();
-        let outcome = crate::samples::publish_first_sample(&store).await;
-        assert_eq!(outcome.manifest.sequence, 2);
+        let (a, b) = tokio::join!(
+            crate::samples::publish_first_sample(&store),
+            crate::samples::publish_first_sample(&store)
+        );
+        let mut versions = [a.manifest.sequence, b.manifest.sequence];
+        versions.sort_unstable();
+        assert_eq!(versions, [1, 2]);
+        assert_ne!(a.manifest.run_id, b.manifest.run_id);
     }
 
     #[tokio::test]
@@ -654,7 +601,14 @@ mod tests {
             err.to_string()
                 .contains("could not move a finished file into the store")
         );
-        assert_eq!(latest_sequence(store.as_ref()).await.unwrap(), 0);
+        let table = SnapshotTable::new(store, "test");
+        assert!(
+            table
+                .versions(&RetryPolicy::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

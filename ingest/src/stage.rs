@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arrow::array::{Int64Builder, RecordBatch, StringBuilder};
-use ess_schemas::arrow_schema::{OrganisationBatchBuilder, organisation_schema, quarantine_schema};
+use ess_schemas::arrow_schema::{
+    OrganisationBatchBuilder, col, organisation_schema, quarantine_schema,
+};
 use ess_schemas::layout::FileReport;
 use ess_schemas::rollup::{RollupBuilder, RollupKeyer, RollupRows, rollup_schema};
 use ess_schemas::{Family, QualityFlag, reference};
@@ -659,7 +661,18 @@ struct FinalWriter<'p> {
     parts: Vec<PathBuf>,
     writer: Option<ParallelWriter>,
     in_part: usize,
+    /// The family of the open part's rows: a part holds one family, so that readers
+    /// of the table skip a family's files by their statistics.
+    part_family: Option<String>,
     total: u64,
+}
+
+/// The family of a batch's rows (a batch comes from one registry file, so one
+/// family).
+fn batch_family(batch: &RecordBatch) -> Option<String> {
+    use arrow::array::{Array, AsArray};
+    let families = batch.column_by_name(col::FAMILY)?.as_string_opt::<i32>()?;
+    (!families.is_empty() && families.is_valid(0)).then(|| families.value(0).to_owned())
 }
 
 impl<'p> FinalWriter<'p> {
@@ -676,13 +689,17 @@ impl<'p> FinalWriter<'p> {
             parts: Vec::new(),
             writer: None,
             in_part: 0,
+            part_family: None,
             total: 0,
         })
     }
 
     fn write(&mut self, batch: &RecordBatch, rollup: RollupRows) -> Result<()> {
         self.rollup.add_rows(rollup);
-        if self.writer.is_none() || self.in_part >= self.layout.rows_per_file {
+        let family = batch_family(batch);
+        let other_family = family.is_some() && family != self.part_family;
+        if self.writer.is_none() || self.in_part >= self.layout.rows_per_file || other_family {
+            self.part_family = family;
             self.close_part()?;
             let path = self
                 .dir

@@ -1,14 +1,17 @@
-//! The snapshots of a store, read from their manifests.
+//! The snapshots of a store, read from its Delta table's log: each snapshot is a table
+//! version (`ess_table::log`), and its id is the version's number.
 //!
-//! A snapshot never changes, so its manifest and report are read from the store once
-//! and kept; the list of snapshots is listed again at most once a second (a request
-//! for a snapshot newer than the last listing lists again at once).
+//! A version never changes, so what its log entry says is read once and kept, as is a
+//! snapshot's report; the log is listed again at most once a second (a request for a
+//! snapshot newer than the last listing lists it again at once). Snapshots a vacuum
+//! expired are not listed, and asking for one says so.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ess_schemas::layout::{IngestReport, MANIFEST_DIR, Manifest, manifest_path, manifest_sequence};
-use futures::TryStreamExt;
+use ess_schemas::layout::{IngestReport, Manifest};
+use ess_table::{Commit, RetryPolicy, SnapshotTable};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
@@ -17,23 +20,32 @@ use crate::error::{QueryError, Result};
 /// How long a listing of the snapshots is reused.
 const LISTING_TTL: Duration = Duration::from_secs(1);
 
-/// Manifests and reports kept.
-const KEPT: u64 = 1024;
+/// Log entries and reports kept.
+const KEPT: u64 = 4096;
+
+/// The snapshots of the store, as listed at one moment.
+#[derive(Debug, Default)]
+struct Listing {
+    /// Readable snapshots' versions, ascending.
+    live: Vec<u64>,
+    /// Snapshots a vacuum expired.
+    expired: HashSet<u64>,
+}
 
 /// The committed snapshots of one store.
 #[derive(Clone)]
 pub struct Catalog {
-    store: Arc<dyn ObjectStore>,
-    name: String,
-    listing: moka::future::Cache<(), Arc<Vec<u64>>>,
-    manifests: moka::future::Cache<u64, Arc<Manifest>>,
+    table: SnapshotTable,
+    retry: RetryPolicy,
+    listing: moka::future::Cache<(), Arc<Listing>>,
+    commits: moka::future::Cache<u64, Arc<Commit>>,
     reports: moka::future::Cache<u64, Arc<IngestReport>>,
 }
 
 impl std::fmt::Debug for Catalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Catalog")
-            .field("name", &self.name)
+            .field("store", &self.table.name())
             .finish_non_exhaustive()
     }
 }
@@ -61,50 +73,81 @@ impl Catalog {
     /// A catalog over `store`; `name` is how messages refer to it.
     pub fn new(store: Arc<dyn ObjectStore>, name: impl Into<String>) -> Self {
         Catalog {
-            store,
-            name: name.into(),
+            table: SnapshotTable::new(store, name),
+            retry: RetryPolicy::default(),
             listing: moka::future::Cache::builder()
                 .max_capacity(1)
                 .time_to_live(LISTING_TTL)
                 .build(),
-            manifests: moka::future::Cache::new(KEPT),
+            commits: moka::future::Cache::new(KEPT),
             reports: moka::future::Cache::new(KEPT),
         }
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
+        self.table.store()
     }
 
     /// How messages name the store.
     pub fn name(&self) -> &str {
-        &self.name
+        self.table.name()
     }
 
-    /// Committed sequence numbers, ascending, listed now.
-    pub async fn sequences(&self) -> Result<Vec<u64>> {
-        let prefix = Path::from(MANIFEST_DIR);
-        let mut seqs: Vec<u64> = self
-            .store
-            .list(Some(&prefix))
-            .map_ok(|m| manifest_sequence(m.location.as_ref()))
-            .try_collect::<Vec<_>>()
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
-        seqs.sort_unstable();
-        Ok(seqs)
+    /// The snapshot table.
+    pub fn table(&self) -> &SnapshotTable {
+        &self.table
     }
 
-    /// Committed sequence numbers, ascending, as listed within the last second
-    /// (concurrent callers share one listing).
-    pub async fn known_sequences(&self) -> Result<Arc<Vec<u64>>> {
-        self.listing
-            .try_get_with((), async { Ok(Arc::new(self.sequences().await?)) })
+    /// What table version `version` is (read once, then kept).
+    async fn commit(&self, version: u64) -> Result<Arc<Commit>> {
+        self.commits
+            .try_get_with(version, async {
+                match self.table.commit(version, &self.retry).await? {
+                    Some(c) => Ok(Arc::new(c)),
+                    None => Err(QueryError::UnknownSnapshot {
+                        id: ess_schemas::layout::snapshot_id(version),
+                    }),
+                }
+            })
             .await
             .map_err(QueryError::from_shared)
+    }
+
+    /// The snapshots, listed now.
+    async fn list_now(&self) -> Result<Listing> {
+        let mut listing = Listing::default();
+        let mut snapshots = Vec::new();
+        for v in self.table.versions(&self.retry).await? {
+            match &*self.commit(v).await? {
+                Commit::Snapshot(_) => snapshots.push(v),
+                Commit::Vacuum(record) => listing.expired.extend(&record.expired),
+                Commit::Other => {}
+            }
+        }
+        listing.live = snapshots
+            .into_iter()
+            .filter(|v| !listing.expired.contains(v))
+            .collect();
+        Ok(listing)
+    }
+
+    /// Readable snapshots' sequence numbers (table versions), ascending, listed now.
+    pub async fn sequences(&self) -> Result<Vec<u64>> {
+        Ok(self.list_now().await?.live)
+    }
+
+    async fn known(&self) -> Result<Arc<Listing>> {
+        self.listing
+            .try_get_with((), async { Ok(Arc::new(self.list_now().await?)) })
+            .await
+            .map_err(QueryError::from_shared)
+    }
+
+    /// Readable snapshots' sequence numbers, ascending, as listed within the last
+    /// second (concurrent callers share one listing).
+    pub async fn known_sequences(&self) -> Result<Arc<Vec<u64>>> {
+        Ok(Arc::new(self.known().await?.live.clone()))
     }
 
     /// Forgets the last listing: the next [`Catalog::known_sequences`] lists again.
@@ -112,63 +155,53 @@ impl Catalog {
         self.listing.invalidate(&()).await;
     }
 
-    /// The manifest of snapshot number `sequence` (read once, then kept).
+    /// The snapshot at table version `sequence`.
     pub async fn manifest(&self, sequence: u64) -> Result<Manifest> {
-        let m = self
-            .manifests
-            .try_get_with(sequence, async {
-                Ok(Arc::new(self.read_manifest(sequence).await?))
-            })
-            .await
-            .map_err(QueryError::from_shared)?;
-        Ok(Manifest::clone(&m))
-    }
-
-    async fn read_manifest(&self, sequence: u64) -> Result<Manifest> {
-        let path = manifest_path(sequence);
-        let bytes = self
-            .store
-            .get(&Path::from(path.as_str()))
-            .await?
-            .bytes()
-            .await?;
-        serde_json::from_slice(&bytes).map_err(|e| QueryError::Manifest {
-            path,
-            message: e.to_string(),
-        })
-    }
-
-    /// The latest snapshot's manifest.
-    pub async fn latest(&self) -> Result<Manifest> {
-        match self.sequences().await?.last() {
-            Some(&seq) => self.manifest(seq).await,
-            None => Err(QueryError::NoSnapshot {
-                store: self.name.clone(),
+        match &*self.commit(sequence).await? {
+            Commit::Snapshot(m) => Ok(Manifest::clone(m)),
+            _ => Err(QueryError::UnknownSnapshot {
+                id: ess_schemas::layout::snapshot_id(sequence),
             }),
         }
     }
 
-    /// Every snapshot's manifest, oldest first (as listed within the last second).
+    /// The latest snapshot.
+    pub async fn latest(&self) -> Result<Manifest> {
+        match self.sequences().await?.last() {
+            Some(&seq) => self.manifest(seq).await,
+            None => Err(QueryError::NoSnapshot {
+                store: self.name().to_owned(),
+            }),
+        }
+    }
+
+    /// Every readable snapshot, oldest first (as listed within the last second).
     pub async fn list(&self) -> Result<Vec<Manifest>> {
         let mut out = Vec::new();
-        for &seq in self.known_sequences().await?.iter() {
+        for &seq in &self.known().await?.live {
             out.push(self.manifest(seq).await?);
         }
         Ok(out)
     }
 
     /// The sequence number of the snapshot with this public id (`000002`, `2`), if
-    /// the store has it.
+    /// the store has it and it is readable.
     pub async fn resolve(&self, id: &str) -> Result<u64> {
         let unknown = || QueryError::UnknownSnapshot { id: quoted(id) };
         let seq = parse_snapshot_id(id).ok_or_else(unknown)?;
-        let mut known = self.known_sequences().await?;
-        if known.last().is_none_or(|&last| seq > last) {
+        let mut known = self.known().await?;
+        if known.live.last().is_none_or(|&last| seq > last) {
             // Perhaps published since the last listing.
             self.forget_listing().await;
-            known = self.known_sequences().await?;
+            known = self.known().await?;
+        }
+        if known.expired.contains(&seq) {
+            return Err(QueryError::Expired {
+                id: ess_schemas::layout::snapshot_id(seq),
+            });
         }
         known
+            .live
             .binary_search(&seq)
             .map(|_| seq)
             .map_err(|_| unknown())
@@ -177,17 +210,7 @@ impl Catalog {
     /// The snapshot with this public id (`000002`, `2`).
     pub async fn by_id(&self, id: &str) -> Result<Manifest> {
         let seq = self.resolve(id).await?;
-        match self.manifest(seq).await {
-            Err(e)
-                if matches!(
-                    e.root(),
-                    QueryError::Store(object_store::Error::NotFound { .. })
-                ) =>
-            {
-                Err(QueryError::UnknownSnapshot { id: quoted(id) })
-            }
-            other => other,
-        }
+        self.manifest(seq).await
     }
 
     /// The ingest report stored with a snapshot (read once, then kept).
@@ -202,12 +225,12 @@ impl Catalog {
 
     async fn read_report(&self, manifest: &Manifest) -> Result<IngestReport> {
         let bytes = self
-            .store
+            .store()
             .get(&Path::from(manifest.report.as_str()))
             .await?
             .bytes()
             .await?;
-        serde_json::from_slice(&bytes).map_err(|e| QueryError::Manifest {
+        serde_json::from_slice(&bytes).map_err(|e| QueryError::Report {
             path: manifest.report.clone(),
             message: e.to_string(),
         })

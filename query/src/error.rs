@@ -17,9 +17,20 @@ pub enum QueryError {
         /// The id asked for.
         id: String,
     },
-    /// A manifest could not be read or parsed.
-    #[error("manifest `{path}` is unreadable: {message}")]
-    Manifest {
+    /// A snapshot a vacuum removed.
+    #[error(
+        "snapshot `{id}` was removed by a vacuum and can no longer be read; `snapshots` lists the ones there are"
+    )]
+    Expired {
+        /// Its id.
+        id: String,
+    },
+    /// The snapshot table could not be read.
+    #[error(transparent)]
+    Table(#[from] ess_table::TableError),
+    /// A snapshot's report could not be read or parsed.
+    #[error("`{path}` is unreadable: {message}")]
+    Report {
         /// Its path.
         path: String,
         /// Why.

@@ -1,57 +1,59 @@
-//! The snapshot layout in object storage, and the manifest and ingest report formats.
+//! The snapshot layout in object storage, and the snapshot description and ingest
+//! report formats. Paths and types only; the `table` crate reads and writes them.
 //!
 //! ```text
-//! _manifests/00000000000000000007.json    commit point of snapshot 000007 (written last,
-//!                                         with a conditional create)
-//! snapshots/<run-id>/organisations/part-00000.parquet
-//! snapshots/<run-id>/quarantine.parquet
+//! organisations/_delta_log/…                     the Delta Lake log: version N is
+//!                                                snapshot N (its commit adds the run's
+//!                                                files and removes every earlier one)
+//! organisations/<run-id>/part-00000.parquet      a run's organisations (the table's files)
+//! snapshots/<run-id>/quarantine.parquet          beside the table, found from the commit
+//! snapshots/<run-id>/rollup.parquet              (whose commit info names the run)
 //! snapshots/<run-id>/report.json
 //! ```
 //!
-//! Everything under `snapshots/<run-id>/` is written before the manifest; a snapshot
-//! exists only once its manifest does, and nothing is ever rewritten afterwards. Run
-//! directories with no manifest are leftovers of interrupted ingests.
+//! Everything a run writes is written before its commit; a snapshot exists only once
+//! its commit does, and nothing is ever rewritten afterwards. Files of runs no commit
+//! names are leftovers of interrupted ingests.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The folder that holds the manifests.
-pub const MANIFEST_DIR: &str = "_manifests";
+/// The folder of the organisations' Delta table.
+pub const TABLE_DIR: &str = "organisations";
 
-/// The folder that holds the snapshots' data.
+/// The folder of the files each snapshot keeps beside the table.
 pub const SNAPSHOT_DIR: &str = "snapshots";
 
-/// The manifest format written by this version.
-pub const MANIFEST_FORMAT: u32 = 1;
+/// Where snapshots were committed before the Delta table (a store with this folder
+/// is in the old layout, which this version does not read).
+pub const OLD_MANIFEST_DIR: &str = "_manifests";
 
-/// The path of the manifest of snapshot number `sequence`.
-pub fn manifest_path(sequence: u64) -> String {
-    format!("{MANIFEST_DIR}/{sequence:020}.json")
-}
+/// The key of this service's record in a Delta commit's `commitInfo`.
+pub const COMMIT_INFO_KEY: &str = "ess";
 
-/// The sequence number of a manifest path, if it is one.
-pub fn manifest_sequence(path: &str) -> Option<u64> {
-    let name = path.strip_prefix(MANIFEST_DIR)?.strip_prefix('/')?;
-    let digits = name.strip_suffix(".json")?;
-    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())
-        .flatten()
-}
+/// The snapshot description format written by this version.
+pub const MANIFEST_FORMAT: u32 = 2;
 
-/// The public id of snapshot number `sequence`.
+/// The public id of snapshot number `sequence` (its table version).
 pub fn snapshot_id(sequence: u64) -> String {
     format!("{sequence:06}")
 }
 
-/// The data folder of one ingest run.
+/// The folder, beside the table, of one ingest run's other files.
 pub fn run_prefix(run_id: &str) -> String {
     format!("{SNAPSHOT_DIR}/{run_id}")
 }
 
-/// The `n`th organisations Parquet file of a run.
+/// The `n`th organisations Parquet file of a run, from the store's root.
 pub fn organisations_part_path(run_id: &str, n: usize) -> String {
-    format!("{}/organisations/part-{n:05}.parquet", run_prefix(run_id))
+    format!("{TABLE_DIR}/{}", table_part_path(run_id, n))
+}
+
+/// The `n`th organisations Parquet file of a run, from the table's root (a Delta
+/// `add` path).
+pub fn table_part_path(run_id: &str, n: usize) -> String {
+    format!("{run_id}/part-{n:05}.parquet")
 }
 
 /// The quarantine Parquet file of a run.
@@ -69,15 +71,36 @@ pub fn report_path(run_id: &str) -> String {
     format!("{}/report.json", run_prefix(run_id))
 }
 
-/// A snapshot's manifest: what it holds and where. Paths are relative to the store
-/// root.
+/// What a snapshot's commit records of it, beside the files it adds (in the commit's
+/// `commitInfo`, under [`COMMIT_INFO_KEY`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommitRecord {
+    /// [`MANIFEST_FORMAT`].
+    pub format: u32,
+    /// The ingest run that wrote the data: its other files are under
+    /// [`run_prefix`]`(run_id)`.
+    pub run_id: String,
+    /// Organisations in the snapshot.
+    pub rows: u64,
+    /// Organisations per family.
+    pub rows_by_family: BTreeMap<String, u64>,
+    /// Rejected rows.
+    pub quarantine_rows: u64,
+    /// The registry files ingested, in order.
+    pub sources: Vec<SourceRef>,
+    /// The version of the software that wrote it.
+    pub writer: String,
+}
+
+/// A snapshot as the service reads it: its table version and commit, and where its
+/// files are. Paths are relative to the store root.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// [`MANIFEST_FORMAT`].
     pub format: u32,
-    /// Public id, from the sequence number.
+    /// Public id, from the table version.
     pub snapshot_id: String,
-    /// Position in the store's history, from 1.
+    /// The table version, from 1.
     pub sequence: u64,
     /// When the snapshot was committed (RFC 3339, UTC).
     pub created_at: String,
@@ -87,7 +110,8 @@ pub struct Manifest {
     pub rows: u64,
     /// Organisations per family.
     pub rows_by_family: BTreeMap<String, u64>,
-    /// The Parquet files holding the organisations.
+    /// The Parquet files holding the organisations (the table's files at this
+    /// version).
     pub organisations_parquet: Vec<String>,
     /// The Parquet file holding the rejected rows.
     pub quarantine_parquet: String,
@@ -95,13 +119,45 @@ pub struct Manifest {
     pub quarantine_rows: u64,
     /// The ingest report (JSON, [`IngestReport`]).
     pub report: String,
-    /// The rollup (Parquet, [`crate::rollup`]), when the writer made one.
+    /// The rollup (Parquet, [`crate::rollup`]).
     #[serde(default)]
     pub rollup_parquet: Option<String>,
     /// The registry files ingested, in order.
     pub sources: Vec<SourceRef>,
     /// The version of the software that wrote it.
     pub writer: String,
+}
+
+impl Manifest {
+    /// The snapshot committed at table version `sequence` (at `created_at`) with
+    /// `record`, whose table files are `parts` (from the table's root).
+    pub fn from_commit(
+        sequence: u64,
+        created_at: String,
+        record: CommitRecord,
+        parts: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let run = record.run_id.clone();
+        Manifest {
+            format: record.format,
+            snapshot_id: snapshot_id(sequence),
+            sequence,
+            created_at,
+            rows: record.rows,
+            rows_by_family: record.rows_by_family,
+            organisations_parquet: parts
+                .into_iter()
+                .map(|p| format!("{TABLE_DIR}/{p}"))
+                .collect(),
+            quarantine_parquet: quarantine_path(&run),
+            quarantine_rows: record.quarantine_rows,
+            report: report_path(&run),
+            rollup_parquet: Some(rollup_path(&run)),
+            sources: record.sources,
+            writer: record.writer,
+            run_id: run,
+        }
+    }
 }
 
 /// A registry file as ingested.
@@ -217,17 +273,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn manifest_paths_round_trip_and_sort() {
-        assert_eq!(manifest_path(7), "_manifests/00000000000000000007.json");
-        assert_eq!(manifest_sequence(&manifest_path(7)), Some(7));
-        assert_eq!(manifest_sequence(&manifest_path(u64::MAX)), Some(u64::MAX));
-        assert_eq!(manifest_sequence("_manifests/7.json"), None);
-        assert_eq!(
-            manifest_sequence("_manifests/00000000000000000007.json.tmp"),
-            None
-        );
-        assert!(manifest_path(9) < manifest_path(10));
+    fn paths_and_ids() {
         assert_eq!(snapshot_id(7), "000007");
+        assert_eq!(
+            organisations_part_path("r1", 3),
+            "organisations/r1/part-00003.parquet"
+        );
+        assert_eq!(table_part_path("r1", 3), "r1/part-00003.parquet");
+        assert_eq!(report_path("r1"), "snapshots/r1/report.json");
+        let m = Manifest::from_commit(
+            4,
+            "2026-12-04T00:00:00.000Z".into(),
+            CommitRecord {
+                format: MANIFEST_FORMAT,
+                run_id: "r1".into(),
+                rows: 10,
+                rows_by_family: BTreeMap::new(),
+                quarantine_rows: 1,
+                sources: Vec::new(),
+                writer: "ess".into(),
+            },
+            [table_part_path("r1", 0)],
+        );
+        assert_eq!(m.snapshot_id, "000004");
+        assert_eq!(
+            m.organisations_parquet,
+            ["organisations/r1/part-00000.parquet"]
+        );
+        assert_eq!(
+            m.rollup_parquet.as_deref(),
+            Some("snapshots/r1/rollup.parquet")
+        );
     }
 
     #[test]

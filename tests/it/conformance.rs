@@ -127,11 +127,11 @@ async fn concurrent_publish(store: Arc<dyn ObjectStore>) {
 
 async fn crash_recovery(store: Arc<dyn ObjectStore>, local: Option<PathBuf>) {
     ingest(&store, sample_sources()).await.unwrap();
-    // An ingest that dies before its commit: its data is written, its manifest never.
+    // An ingest that dies at its commit: its data is written, its log entry never.
     let dying: Arc<dyn ObjectStore> = Arc::new(FaultyStore::new(
         store.clone(),
         Faults {
-            deny_writes_containing: Some("_manifests/".into()),
+            deny_writes_containing: Some("_delta_log/".into()),
             ..Faults::default()
         },
         7,
@@ -139,7 +139,8 @@ async fn crash_recovery(store: Arc<dyn ObjectStore>, local: Option<PathBuf>) {
     let err = ingest(&dying, small_sources()).await.unwrap_err();
     assert!(
         err.to_string()
-            .contains("_manifests/00000000000000000002.json"),
+            .contains("_delta_log/00000000000000000002.json")
+            && err.to_string().contains("permission denied"),
         "{err}"
     );
     // Readers still see the previous snapshot, whole.
@@ -161,15 +162,18 @@ async fn crash_recovery(store: Arc<dyn ObjectStore>, local: Option<PathBuf>) {
             .is_empty()
     );
     assert_eq!(organisations_served(&store).await, ("000001".into(), 1034));
-    // And the next ingest commits as #2.
-    assert_eq!(
-        ingest(&store, small_sources())
-            .await
-            .unwrap()
-            .manifest
-            .sequence,
-        2
-    );
+    // The vacuum took two versions of its own (Delta's VACUUM START and END), which
+    // are not snapshots; the next ingest commits the version after them.
+    let next = ingest(&store, small_sources()).await.unwrap().manifest;
+    assert_eq!(next.sequence, 4);
+    let listed: Vec<u64> = Catalog::new(store.clone(), "test")
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.sequence)
+        .collect();
+    assert_eq!(listed, [1, 4]);
 }
 
 async fn transient_faults_are_retried(store: Arc<dyn ObjectStore>) {
@@ -194,10 +198,12 @@ async fn transient_faults_are_retried(store: Arc<dyn ObjectStore>) {
 }
 
 async fn lost_ack_on_commit_is_success(store: Arc<dyn ObjectStore>) {
+    ingest(&store, small_sources()).await.unwrap();
+    // The second snapshot's commit is written, and its writer told it failed.
     let faulty = Arc::new(FaultyStore::new(
         store.clone(),
         Faults {
-            lose_ack_once_containing: Some("_manifests/".into()),
+            lose_ack_once_containing: Some("_delta_log/00000000000000000002.json".into()),
             ..Faults::default()
         },
         3,
@@ -207,15 +213,31 @@ async fn lost_ack_on_commit_is_success(store: Arc<dyn ObjectStore>) {
     let out = ingest(&dyn_faulty, small_sources()).await.unwrap();
     assert_eq!(injected.lost_acks.load(Ordering::SeqCst), 1);
     assert_eq!(
-        out.manifest.sequence, 1,
+        out.manifest.sequence, 2,
         "the retried create's 'already exists' was its own success"
     );
-    let manifests: Vec<_> = store
-        .list(Some(&Path::from("_manifests")))
+    let log: Vec<_> = store
+        .list(Some(&Path::from("organisations/_delta_log")))
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(manifests.len(), 1, "no second snapshot of the same run");
+    let commits = log
+        .iter()
+        .filter(|m| m.location.as_ref().ends_with(".json"))
+        .count();
+    assert_eq!(
+        commits, 3,
+        "the table, two snapshots, and no second commit of the run"
+    );
+    let ids: Vec<_> = Catalog::new(store.clone(), "test")
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.run_id)
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[1], out.manifest.run_id);
 }
 
 async fn permanent_faults_fail_cleanly(store: Arc<dyn ObjectStore>) {
@@ -243,6 +265,30 @@ async fn permanent_faults_fail_cleanly(store: Arc<dyn ObjectStore>) {
     );
 }
 
+async fn eight_racing_ingests_take_eight_consecutive_versions(store: Arc<dyn ObjectStore>) {
+    let jobs: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { ingest(&store, small_sources()).await })
+        })
+        .collect();
+    let mut runs = std::collections::HashMap::new();
+    for j in jobs {
+        let o = j.await.unwrap().unwrap();
+        runs.insert(o.manifest.sequence, o.manifest.run_id);
+    }
+    let mut seqs: Vec<u64> = runs.keys().copied().collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+    // Each version is its own run's, whole.
+    let catalog = Catalog::new(store.clone(), "test");
+    for (seq, run) in &runs {
+        let m = catalog.manifest(*seq).await.unwrap();
+        assert_eq!(&m.run_id, run);
+        assert_eq!(m.rows, 39);
+    }
+}
+
 async fn suite(fresh: Fresh<'_>) {
     publish_and_read(fresh().0).await;
     list_snapshots(fresh().0).await;
@@ -252,6 +298,7 @@ async fn suite(fresh: Fresh<'_>) {
     transient_faults_are_retried(fresh().0).await;
     lost_ack_on_commit_is_success(fresh().0).await;
     permanent_faults_fail_cleanly(fresh().0).await;
+    eight_racing_ingests_take_eight_consecutive_versions(fresh().0).await;
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod expected;
 mod graphql_acceptance;
 mod history;
 mod http;
+mod interop;
 mod limits;
 mod query_samples;
 mod rules;

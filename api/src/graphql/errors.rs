@@ -20,7 +20,9 @@ pub fn invalid(field: &str, message: &str) -> async_graphql::Error {
 pub fn query_error(e: QueryError) -> async_graphql::Error {
     match e.root() {
         QueryError::InvalidRequest { .. } => coded("INVALID_REQUEST", e.root().to_string()),
-        QueryError::UnknownSnapshot { .. } => coded("NOT_FOUND", e.root().to_string()),
+        QueryError::UnknownSnapshot { .. } | QueryError::Expired { .. } => {
+            coded("NOT_FOUND", e.root().to_string())
+        }
         QueryError::NoSnapshot { .. } => coded(
             "NOT_FOUND",
             "no snapshot has been published yet: there is nothing to answer from",

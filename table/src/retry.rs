@@ -72,21 +72,16 @@ impl RetryPolicy {
 }
 
 /// Every object under `prefix`, listed with retries.
-pub(crate) async fn list_all(
+pub async fn list_all(
     store: &dyn object_store::ObjectStore,
     prefix: &str,
     retry: &RetryPolicy,
-) -> crate::error::Result<Vec<object_store::ObjectMeta>> {
+) -> Result<Vec<object_store::ObjectMeta>, object_store::Error> {
     use futures::TryStreamExt;
     let path = object_store::path::Path::from(prefix);
     retry
         .run("list", || store.list(Some(&path)).try_collect::<Vec<_>>())
         .await
-        .map_err(|source| crate::error::IngestError::Store {
-            operation: "list",
-            path: prefix.to_owned(),
-            source,
-        })
 }
 
 #[cfg(test)]
