@@ -122,7 +122,7 @@ impl IngestJobBuilder {
     /// another file system) instead of streamed through the store's upload buffers:
     /// the same objects at the same paths, without the ~12 MiB of buffers each upload
     /// held beside the ingest, or a second write of every byte. The report and the
-    /// manifest still go through the store, so commits keep their conditional create.
+    /// commit still go through the store, so commits keep their conditional create.
     pub fn local_root(mut self, root: impl Into<PathBuf>) -> Self {
         self.local_root = Some(root.into());
         self
@@ -197,7 +197,7 @@ impl IngestJob {
         let layout = self.layout;
         let staging_dir = dir.path().to_owned();
         // Each organisations part is uploaded as soon as it is complete, while the
-        // next is written; nothing is visible until the manifest exists.
+        // next is written; nothing is visible until the commit exists.
         let (part_tx, mut part_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, PathBuf)>();
         let staging = tokio::task::spawn_blocking(move || {
             stage(&local, &staging_dir, layout, &progress, &mut |n, path| {
@@ -230,7 +230,7 @@ impl IngestJob {
         report.total();
         debug_assert_eq!(report.organisations, staged.organisations);
 
-        // The rest of the data; nothing is visible until the manifest exists.
+        // The rest of the data; nothing is visible until the commit exists.
         self.progress.set_phase("uploading");
         let uploading = Instant::now();
         self.publish_file(&staged.quarantine, &quarantine_path(&run_id))

@@ -1,20 +1,28 @@
 //! What changed between two snapshots: organisations added, removed and changed, per
 //! family and region.
 //!
-//! Both snapshots are streamed in `org_id` order and merged, so memory does not grow
-//! with their size. "Changed" means a canonical value differs; provenance (file and row)
-//! alone does not count, nor does the search key derived from the names.
+//! One DataFusion plan, in bounded memory however large the snapshots: each snapshot's
+//! rows are read as `(org_id, family, region, content)` — `content` a 64-bit hash of
+//! every canonical value but the provenance (file and row), which alone does not
+//! count as a change — and the two are joined on `org_id` by a sort-merge join, whose
+//! sorts spill to disk past their share of the runtime's memory pool; the join's rows
+//! are then counted per family and region. A change is missed only if two different
+//! contents of one organisation hash alike (a chance of 2⁻⁶⁴ per changed organisation).
 
-use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use datafusion::physical_plan::SendableRecordBatchStream;
-use ess_schemas::arrow_schema::organisations_from_batch;
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Int64Type};
+use arrow::row::{RowConverter, SortField};
+use datafusion::common::JoinType;
+use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::prelude::{DataFrame, Expr, SessionConfig, coalesce, col, lit, when};
+use ess_schemas::Family;
+use ess_schemas::arrow_schema::{col as c, organisation_schema};
 use ess_schemas::layout::Manifest;
-use ess_schemas::{Family, Organisation};
-use futures::StreamExt;
 
-use crate::engine::SnapshotEngine;
+use crate::engine::{SnapshotEngine, organisations_table};
 use crate::error::{QueryError, Result};
 use crate::runtime::{Answer, Question};
 
@@ -68,35 +76,6 @@ impl SnapshotDiff {
     }
 }
 
-/// Organisations of a stream, one at a time.
-struct Cursor {
-    stream: SendableRecordBatchStream,
-    buffer: VecDeque<Organisation>,
-}
-
-impl Cursor {
-    async fn peek(&mut self) -> Result<Option<&Organisation>> {
-        while self.buffer.is_empty() {
-            match self.stream.next().await {
-                Some(batch) => self.buffer.extend(organisations_from_batch(&batch?)?),
-                None => return Ok(None),
-            }
-        }
-        Ok(self.buffer.front())
-    }
-
-    fn pop(&mut self) -> Option<Organisation> {
-        self.buffer.pop_front()
-    }
-}
-
-fn same_content(a: &Organisation, b: &Organisation) -> bool {
-    let mut b = b.clone();
-    b.source_file.clone_from(&a.source_file);
-    b.source_row = a.source_row;
-    *a == b
-}
-
 /// Compares `from` (earlier) with `to` (later); a diff asked again (or while it is
 /// being computed) comes from the runtime's answer cache.
 pub async fn diff(from: &SnapshotEngine, to: &SnapshotEngine) -> Result<Arc<SnapshotDiff>> {
@@ -115,53 +94,98 @@ pub async fn diff(from: &SnapshotEngine, to: &SnapshotEngine) -> Result<Arc<Snap
 async fn compute(from: &SnapshotEngine, to: &SnapshotEngine) -> Result<SnapshotDiff> {
     let span = tracing::info_span!("diff", from = %from.manifest().snapshot_id, to = %to.manifest().snapshot_id);
     let _enter = span.enter();
-    let mut a = Cursor {
-        stream: from.sorted_stream().await?,
-        buffer: VecDeque::new(),
+    // A sort-merge join, not a hash join: its sorts spill; a hash table would not. Its
+    // rows are narrow, so a sort keeps little aside for merging what it spilled.
+    let ctx = to.runtime().session_with(
+        SessionConfig::new()
+            .set_bool("datafusion.optimizer.prefer_hash_join", false)
+            .set_usize("datafusion.execution.sort_spill_reservation_bytes", 256 << 10),
+    );
+    let side = |manifest: &Manifest, p: &str| -> Result<DataFrame> {
+        let df = ctx.read_table(organisations_table(manifest)?)?;
+        let content = content_hash_udf(df.schema().as_arrow())?;
+        let hashed: Vec<Expr> = content_columns().iter().map(|n| col(n.as_str())).collect();
+        Ok(df.select(vec![
+            col(c::ORG_ID).alias(format!("{p}id")),
+            col(c::FAMILY).alias(format!("{p}family")),
+            col(c::REGION_CODE).alias(format!("{p}region")),
+            content.call(hashed).alias(format!("{p}content")),
+        ])?)
     };
-    let mut b = Cursor {
-        stream: to.sorted_stream().await?,
-        buffer: VecDeque::new(),
-    };
-    let mut counts: BTreeMap<(Family, Option<String>), DiffCounts> = BTreeMap::new();
-    let mut bump = |o: &Organisation, f: fn(&mut DiffCounts)| {
-        f(counts.entry((o.family, o.region_code.clone())).or_default());
-    };
-    loop {
-        let order = match (a.peek().await?, b.peek().await?) {
-            (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some(x), Some(y)) => x.org_id.cmp(&y.org_id),
+    let joined = side(from.manifest(), "a_")?.join(
+        side(to.manifest(), "b_")?,
+        JoinType::Full,
+        &["a_id"],
+        &["b_id"],
+        None,
+    )?;
+    let is = |kind: Expr| when(kind, lit(1i64)).otherwise(lit(0i64));
+    let added = col("a_id").is_null();
+    let removed = col("b_id").is_null();
+    let both = col("a_id").is_not_null().and(col("b_id").is_not_null());
+    let counts = joined
+        .aggregate(
+            vec![
+                coalesce(vec![col("b_family"), col("a_family")]).alias("family"),
+                when(removed.clone(), col("a_region"))
+                    .otherwise(col("b_region"))?
+                    .alias("region"),
+            ],
+            vec![
+                sum(is(added)?).alias("added"),
+                sum(is(removed.clone())?).alias("removed"),
+                sum(is(both
+                    .clone()
+                    .and(col("a_content").not_eq(col("b_content"))))?)
+                .alias("changed"),
+                sum(is(both.and(col("a_content").eq(col("b_content"))))?).alias("unchanged"),
+            ],
+        )?
+        .collect()
+        .await?;
+    let mut rows = Vec::new();
+    for batch in &counts {
+        let text = |name: &str| -> Result<arrow::array::StringArray> {
+            let a = batch
+                .column_by_name(name)
+                .ok_or_else(|| QueryError::Internal(format!("diff: no column `{name}`")))?;
+            Ok(arrow::compute::cast(a, &DataType::Utf8)?
+                .as_string::<i32>()
+                .clone())
         };
-        match order {
-            std::cmp::Ordering::Less => {
-                let o = a.pop().expect("peeked");
-                bump(&o, |c| c.removed += 1);
-            }
-            std::cmp::Ordering::Greater => {
-                let o = b.pop().expect("peeked");
-                bump(&o, |c| c.added += 1);
-            }
-            std::cmp::Ordering::Equal => {
-                let (x, y) = (a.pop().expect("peeked"), b.pop().expect("peeked"));
-                if same_content(&x, &y) {
-                    bump(&y, |c| c.unchanged += 1);
-                } else {
-                    bump(&y, |c| c.changed += 1);
-                }
-            }
+        let number = |name: &str| -> Result<arrow::array::Int64Array> {
+            let a = batch
+                .column_by_name(name)
+                .ok_or_else(|| QueryError::Internal(format!("diff: no column `{name}`")))?;
+            Ok(arrow::compute::cast(a, &DataType::Int64)?
+                .as_primitive::<Int64Type>()
+                .clone())
+        };
+        let (family, region) = (text("family")?, text("region")?);
+        let [added, removed, changed, unchanged] = [
+            number("added")?,
+            number("removed")?,
+            number("changed")?,
+            number("unchanged")?,
+        ];
+        for i in 0..batch.num_rows() {
+            let family = Family::parse(family.value(i)).ok_or_else(|| {
+                QueryError::Internal(format!("diff: unknown family `{}`", family.value(i)))
+            })?;
+            let n = |a: &arrow::array::Int64Array| a.value(i) as u64;
+            rows.push(DiffRow {
+                family,
+                region: region.is_valid(i).then(|| region.value(i).to_owned()),
+                counts: DiffCounts {
+                    added: n(&added),
+                    removed: n(&removed),
+                    changed: n(&changed),
+                    unchanged: n(&unchanged),
+                },
+            });
         }
     }
     // Unknown regions last within a family.
-    let mut rows: Vec<DiffRow> = counts
-        .into_iter()
-        .map(|((family, region), counts)| DiffRow {
-            family,
-            region,
-            counts,
-        })
-        .collect();
     rows.sort_by(|x, y| {
         (x.family, x.region.is_none(), &x.region).cmp(&(y.family, y.region.is_none(), &y.region))
     });
@@ -170,4 +194,41 @@ async fn compute(from: &SnapshotEngine, to: &SnapshotEngine) -> Result<SnapshotD
         to: to.manifest().clone(),
         rows,
     })
+}
+
+/// The columns a change is looked for in: every canonical one but the provenance.
+fn content_columns() -> Vec<String> {
+    organisation_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| n != c::SOURCE_FILE && n != c::SOURCE_ROW)
+        .collect()
+}
+
+/// `content(…)`: a 64-bit hash of a row's values in the content columns, from their
+/// row-format bytes (`arrow::row`: equal values, equal bytes; nulls included).
+fn content_hash_udf(schema: &arrow::datatypes::Schema) -> Result<ScalarUDF> {
+    let types: Vec<DataType> = content_columns()
+        .iter()
+        .map(|n| schema.field_with_name(n).map(|f| f.data_type().clone()))
+        .collect::<std::result::Result<_, _>>()?;
+    let fields: Vec<SortField> = types.iter().cloned().map(SortField::new).collect();
+    Ok(create_udf(
+        "content",
+        types,
+        DataType::UInt64,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let converter = RowConverter::new(fields.clone())?;
+            let rows = converter.convert_columns(&arrays)?;
+            let hasher = foldhash::quality::FixedState::with_seed(0x00e5_5d1f);
+            let hashes: arrow::array::UInt64Array = rows
+                .iter()
+                .map(|r| Some(std::hash::BuildHasher::hash_one(&hasher, r.as_ref())))
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(hashes)))
+        }),
+    ))
 }

@@ -180,17 +180,7 @@ impl SnapshotEngine {
     /// An engine over the snapshot `manifest` describes, in the runtime's store.
     pub async fn open_in(runtime: &QueryRuntime, manifest: Manifest) -> Result<Self> {
         let ctx = runtime.session();
-        let paths = manifest
-            .organisations_parquet
-            .iter()
-            .map(|p| ListingTableUrl::parse(format!("{STORE_URL}/{p}")))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(paths)
-            .with_listing_options(options)
-            .with_schema(organisation_schema());
-        ctx.register_table(TABLE, Arc::new(ListingTable::try_new(config)?))?;
+        ctx.register_table(TABLE, organisations_table(&manifest)?)?;
         let (has_rollup, rollup_groups) = match &manifest.rollup_parquet {
             Some(path) => {
                 // With its own schema: plain Utf8, not the view types DataFusion
@@ -314,17 +304,6 @@ impl SnapshotEngine {
             "aggregate answered"
         );
         AggregateOutput::new(request.group_by.clone(), rows, total)
-    }
-
-    /// Every organisation, streamed in `org_id` order.
-    pub async fn sorted_stream(
-        &self,
-    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
-        let df = self.ctx.table(TABLE).await?;
-        Ok(df
-            .sort(vec![col(c::ORG_ID).sort(true, false)])?
-            .execute_stream()
-            .await?)
     }
 
     /// A page of organisations, in `org_id` order; repeated pages come from a cache.
@@ -487,6 +466,22 @@ impl SnapshotEngine {
             has_next_page,
         })
     }
+}
+
+/// The snapshot's organisations as a DataFusion table: its files (and only those),
+/// in the runtime's store.
+pub(crate) fn organisations_table(manifest: &Manifest) -> Result<Arc<ListingTable>> {
+    let paths = manifest
+        .organisations_parquet
+        .iter()
+        .map(|p| ListingTableUrl::parse(format!("{STORE_URL}/{p}")))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(paths)
+        .with_listing_options(options)
+        .with_schema(organisation_schema());
+    Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
 /// `search_match(name, name_ar, source_id)`: whether an organisation's search key

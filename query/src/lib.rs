@@ -4,7 +4,7 @@
 //! nothing of GraphQL. Plans are built with the DataFrame/`Expr` API from validated
 //! requests, never by formatting text into SQL.
 //!
-//! - [`Catalog`]: the snapshots of a store, from their manifests.
+//! - [`Catalog`]: the snapshots of a store, from its Delta table's log.
 //! - [`SnapshotEngine`]: one snapshot's Parquet registered with DataFusion;
 //!   [`SnapshotEngine::aggregate`] and [`SnapshotEngine::organisations`].
 //! - [`QueryRuntime`]: what the engines of one store share (memory pool, answer cache,

@@ -146,7 +146,12 @@ impl QueryRuntime {
 
     /// A DataFusion session on the shared runtime.
     pub(crate) fn session(&self) -> SessionContext {
-        SessionContext::new_with_config_rt(SessionConfig::new(), self.inner.env.clone())
+        self.session_with(SessionConfig::new())
+    }
+
+    /// A DataFusion session on the shared runtime, configured by `config`.
+    pub(crate) fn session_with(&self, config: SessionConfig) -> SessionContext {
+        SessionContext::new_with_config_rt(config, self.inner.env.clone())
     }
 
     /// Bytes the queries running now hold in the memory pool.

@@ -94,14 +94,14 @@ pub struct SearchIndex {
     org_ids: Vec<u8>,
     org_id_starts: Vec<u64>,
     dims: Vec<Dims>,
-    /// Row number over the parts (in manifest order) of each organisation.
+    /// Row number over the parts (in the snapshot's order) of each organisation.
     rows: Vec<u32>,
     /// Which blocks of keys may hold a word.
     grams: GramFilter,
     regions: Interner,
     provinces: Interner,
     sectors: Interner,
-    /// The parts, in manifest order.
+    /// The parts, in the snapshot's order.
     parts: Vec<Part>,
 }
 

@@ -61,7 +61,7 @@ pub async fn downloads(State(http): State<Http>) -> Json<DownloadList> {
     })
 }
 
-/// Streams one file of a snapshot. Only files its manifest lists can be fetched.
+/// Streams one file of a snapshot. Only the snapshot's own files can be fetched.
 pub async fn download(
     State(http): State<Http>,
     Extension(id): Extension<RequestId>,
