@@ -304,10 +304,17 @@ fn print_vacuum(store: &Store, report: &ess_ingest::VacuumReport, json: bool) {
         return;
     }
     let mut out = format!(
-        "{}: {} snapshots, {} leftover run folders\n",
+        "{}: {} snapshots readable, {} expired by this vacuum{}, {} leftover runs; {} table files to delete\n",
         store.url,
         report.snapshots,
-        report.leftovers.len()
+        report.expired.len(),
+        if report.expired.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", report.expired.join(", "))
+        },
+        report.leftovers.len(),
+        report.table_files,
     );
     for l in &report.leftovers {
         out.push_str(&format!(
@@ -324,7 +331,7 @@ fn print_vacuum(store: &Store, report: &ess_ingest::VacuumReport, json: bool) {
         ));
     }
     out.push_str(&if report.dry_run {
-        "dry run: nothing deleted; pass --apply to delete the expired ones\n".to_owned()
+        "dry run: nothing deleted; pass --apply to delete what is past the retention\n".to_owned()
     } else {
         format!(
             "deleted {} objects, {} bytes\n",

@@ -458,6 +458,10 @@ fn kill_rounds(
         serde_json::json!([]),
         "nothing left after --apply"
     );
+    assert_eq!(
+        again["table_files"], 0,
+        "no file of a killed run left in the table"
+    );
 
     let out = ess_with(&["snapshots", "--store", store, "--json"], env);
     let manifests: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();

@@ -99,7 +99,10 @@ async fn compute(from: &SnapshotEngine, to: &SnapshotEngine) -> Result<SnapshotD
     let ctx = to.runtime().session_with(
         SessionConfig::new()
             .set_bool("datafusion.optimizer.prefer_hash_join", false)
-            .set_usize("datafusion.execution.sort_spill_reservation_bytes", 256 << 10),
+            .set_usize(
+                "datafusion.execution.sort_spill_reservation_bytes",
+                256 << 10,
+            ),
     );
     let side = |manifest: &Manifest, p: &str| -> Result<DataFrame> {
         let df = ctx.read_table(organisations_table(manifest)?)?;
