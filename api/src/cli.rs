@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::http::app;
 use crate::limits::{Limits, parse_duration};
+use crate::public_url::PublicUrl;
 use crate::state::AppState;
 use crate::store::{AwsSettings, Store, StoreError, open_store, source_file};
 
@@ -55,6 +56,8 @@ enum Command {
         #[arg(long)]
         store: Option<String>,
         #[command(flatten)]
+        public: PublicUrl,
+        #[command(flatten)]
         limits: Limits,
     },
     /// Read registry files (in the order given) and publish one new snapshot.
@@ -86,6 +89,8 @@ enum Command {
         /// Check for a newer snapshot every this many seconds (0: never).
         #[arg(long, default_value_t = 10)]
         refresh: u64,
+        #[command(flatten)]
+        public: PublicUrl,
         #[command(flatten)]
         limits: Limits,
     },
@@ -178,8 +183,9 @@ pub async fn run(
         Command::Demo {
             addr,
             store,
+            public,
             limits,
-        } => demo(&addr, store.as_deref(), &aws, limits).await,
+        } => demo(&addr, store.as_deref(), &aws, public, limits).await,
         Command::Ingest { store, json, .. } => {
             let sub = matches
                 .subcommand_matches("ingest")
@@ -194,10 +200,12 @@ pub async fn run(
             store,
             addr,
             refresh,
+            public,
             limits,
         } => {
             let store = open_store(&store, &aws)?;
             let state = AppState::open(store, limits).await?;
+            state.set_public_url(public.public_url);
             if refresh > 0 {
                 state.spawn_refresh(Duration::from_secs(refresh));
             }
@@ -436,6 +444,7 @@ async fn demo(
     addr: &str,
     store: Option<&str>,
     aws: &AwsSettings,
+    public: PublicUrl,
     limits: Limits,
 ) -> Result<(), CliError> {
     let temp;
@@ -449,6 +458,7 @@ async fn demo(
     let outcome = ingest(&store, sample_sources()).await?;
     print_outcome(&store, &outcome, false);
     let state = AppState::open(store, limits).await?;
+    state.set_public_url(public.public_url);
     state.spawn_refresh(Duration::from_secs(10));
     serve(state, addr, Some(DEMO_HINT)).await
 }

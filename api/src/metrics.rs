@@ -34,6 +34,12 @@ struct RouteLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DownloadLabels {
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LimitLabels {
     limit: &'static str,
 }
@@ -58,6 +64,8 @@ pub struct Metrics {
     latency: Histograms,
     rejections: Family<LimitLabels, Counter>,
     connections: Gauge<i64, AtomicI64>,
+    downloads: Family<DownloadLabels, Counter>,
+    download_bytes: Counter,
 }
 
 impl Default for Metrics {
@@ -122,12 +130,26 @@ impl Metrics {
             "Client connections open",
             connections.clone(),
         );
+        let downloads = Family::<DownloadLabels, Counter>::default();
+        registry.register(
+            "ess_download_responses",
+            "Answers to file downloads, by method and status (206: a range)",
+            downloads.clone(),
+        );
+        let download_bytes = Counter::default();
+        registry.register(
+            "ess_download_body_bytes",
+            "Bytes of file downloads' bodies announced (Content-Length of GET answers)",
+            download_bytes.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             rejections,
             connections,
+            downloads,
+            download_bytes,
         }
     }
 
@@ -139,6 +161,28 @@ impl Metrics {
         self.latency
             .get_or_create(&RouteLabels { route })
             .observe(seconds);
+    }
+
+    /// Counts a download (`head`: a `HEAD`) answered with `status`, whose body is
+    /// `bytes` long.
+    pub fn download(&self, head: bool, status: u16, bytes: u64) {
+        let method = if head { "HEAD" } else { "GET" };
+        self.downloads
+            .get_or_create(&DownloadLabels { method, status })
+            .inc();
+        if !head {
+            self.download_bytes.inc_by(bytes);
+        }
+    }
+
+    /// `GET` downloads answered with `status` so far.
+    pub fn downloads(&self, status: u16) -> u64 {
+        self.downloads
+            .get_or_create(&DownloadLabels {
+                method: "GET",
+                status,
+            })
+            .get()
     }
 
     /// Counts a refusal by `limit`.

@@ -66,6 +66,8 @@ pub struct Shared {
     ready: Arc<AtomicBool>,
     /// Set when the server starts shutting down.
     draining: AtomicBool,
+    /// `--public-url`, once set.
+    public_url: std::sync::OnceLock<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -100,7 +102,20 @@ impl AppState {
             history: moka::future::Cache::new(HISTORY_ENGINES),
             ready,
             draining: AtomicBool::new(false),
+            public_url: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Sets the address links in answers start with (`--public-url`); once.
+    pub fn set_public_url(&self, url: Option<String>) {
+        if let Some(url) = url {
+            let _ = self.public_url.set(url);
+        }
+    }
+
+    /// `--public-url`, if given.
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.get().map(String::as_str)
     }
 
     /// The snapshot served now. A request holds on to it, so it finishes on the

@@ -1,57 +1,14 @@
 //! The `ess` binary as users and scripts run it (CONTRACT.md, "Command line").
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
 use ess_ingest::samples::SAMPLES;
 use ess_schemas::Family;
-
-fn ess(args: &[&str]) -> Output {
-    ess_with(args, &[])
-}
-
-fn ess_with(args: &[&str], env: &[(String, String)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ess"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .expect("ess runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Writes the embedded samples to `dir`; returns the ingest arguments, in order.
-fn sample_args(dir: &Path) -> Vec<String> {
-    let mut args = Vec::new();
-    for s in SAMPLES {
-        let path = dir.join(s.name);
-        std::fs::write(&path, s.bytes).unwrap();
-        let flag = match s.family {
-            Family::Cooperative => "--cooperatives",
-            Family::Association => "--associations",
-            Family::Mutual => "--mutuals",
-        };
-        args.push(flag.to_owned());
-        args.push(path.display().to_string());
-    }
-    args
-}
-
-fn ingest(store: &Path, files: &[String]) -> Output {
-    let mut args = vec![
-        "ingest".to_owned(),
-        "--store".to_owned(),
-        store.display().to_string(),
-    ];
-    args.extend_from_slice(files);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    ess(&args)
-}
 
 #[test]
 fn ingest_then_info() {
@@ -176,83 +133,6 @@ fn failures_exit_non_zero_with_a_clear_message() {
         !old.join("organisations").exists(),
         "nothing is written beside an old layout"
     );
-}
-
-fn http(addr: &str, request: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).unwrap();
-    let response = String::from_utf8_lossy(&bytes);
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// A server child, killed if the test ends without stopping it (a panic), so no
-/// process outlives the test holding its output open.
-struct Server(Option<std::process::Child>);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Starts `ess serve` on a free port; returns the child and its address.
-fn start_server(store: &Path, extra: &[&str]) -> (Server, String) {
-    start_server_at(store.to_str().unwrap(), extra, &[])
-}
-
-fn start_server_at(store: &str, extra: &[&str], env: &[(String, String)]) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ess"))
-        .args(["serve", "--store", store, "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
-    let addr = line
-        .split("listening on http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    (Server(Some(child)), addr)
-}
-
-fn graphql(addr: &str, query: &str) -> serde_json::Value {
-    let body = serde_json::json!({ "query": query }).to_string();
-    let (status, body) = http(
-        addr,
-        &format!(
-            "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    );
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
-fn stop(mut server: Server) {
-    let child = server.0.as_mut().expect("running");
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    server.0 = None;
-    assert!(status.success(), "graceful stop exits 0, got {status}");
 }
 
 #[test]
@@ -563,7 +443,7 @@ fn s3_stores_and_files_for_ingest_info_serve_and_downloads() {
     let (child, addr) = start_server_at("s3://ess/open-data", &["--refresh", "0"], &env);
     let answer = graphql(
         &addr,
-        "{ aggregate(groupBy: [FAMILY]) { rows { family organisations } } snapshot { downloads } }",
+        "{ aggregate(groupBy: [FAMILY]) { rows { family organisations } } snapshot { downloads { name url } } }",
     );
     let rows = answer["data"]["aggregate"]["rows"]
         .as_array()
@@ -575,10 +455,10 @@ fn s3_stores_and_files_for_ingest_info_serve_and_downloads() {
             .sum::<i64>(),
         1034
     );
-    let url = answer["data"]["snapshot"]["downloads"][0]
+    let url = answer["data"]["snapshot"]["downloads"][0]["url"]
         .as_str()
-        .unwrap()
-        .to_owned();
+        .unwrap();
+    let url = url[url.find("/downloads/").unwrap()..].to_owned();
     let (status, body) = http(
         &addr,
         &format!("GET {url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),

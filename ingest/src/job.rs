@@ -3,6 +3,8 @@
 //! ```text
 //! sources ─► stage (blocking, local temp dir) ─► upload the organisations under
 //!         organisations/<run>/, the rest under snapshots/<run>/
+//!         ─► the download files (every organisation, one per family) for the
+//!            version the commit will take, under snapshots/<run>/downloads/
 //!         ─► commit: the table's next Delta version (a conditional create, last)
 //! ```
 
@@ -12,8 +14,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ess_schemas::layout::{
-    CommitRecord, IngestReport, MANIFEST_FORMAT, Manifest, SourceRef, organisations_part_path,
-    quarantine_path, report_path, rollup_path, table_part_path,
+    CommitRecord, DownloadFile, IngestReport, MANIFEST_FORMAT, Manifest, PARQUET_MEDIA_TYPE,
+    QUARANTINE_FILE, REPORT_FILE, SourceRef, download_path, organisations_part_path,
+    quarantine_path, report_path, rollup_path, snapshot_id, table_part_path,
 };
 use ess_table::{DataFile, NewSnapshot, RetryPolicy, SnapshotTable};
 use futures::TryStreamExt;
@@ -22,6 +25,9 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tokio::io::AsyncWriteExt;
 
+use crate::downloads::{
+    DATASET, LICENCE, Provenance, hash_file, sha256_hex, write_organisation_downloads,
+};
 use crate::error::{IngestError, Result};
 use crate::progress::Progress;
 use crate::source::{LocalData, SourceData, SourceFile};
@@ -230,10 +236,24 @@ impl IngestJob {
         report.total();
         debug_assert_eq!(report.organisations, staged.organisations);
 
+        // Where each table file can be read now: moved into a local store, or still
+        // staged beside an upload.
+        let part_locals: Vec<PathBuf> = match &self.local_root {
+            Some(root) => (0..parts.len())
+                .map(|n| root.join(organisations_part_path(&run_id, n)))
+                .collect(),
+            None => staged.organisation_parts.clone(),
+        };
+
         // The rest of the data; nothing is visible until the commit exists.
         self.progress.set_phase("uploading");
         let uploading = Instant::now();
-        self.publish_file(&staged.quarantine, &quarantine_path(&run_id))
+        let quarantine = blocking(move || {
+            let (bytes, sha256) = hash_file(&staged.quarantine)?;
+            Ok((staged.quarantine, bytes, sha256))
+        });
+        let (quarantine_local, quarantine_bytes, quarantine_sha256) = quarantine.await?;
+        self.publish_file(&quarantine_local, &quarantine_path(&run_id))
             .await?;
         self.publish_file(&staged.rollup, &rollup_path(&run_id))
             .await?;
@@ -243,6 +263,14 @@ impl IngestJob {
         );
         report.seconds = started.elapsed().as_secs_f64();
         let report_json = serde_json::to_vec_pretty(&report).expect("report serialises");
+        let report_file = DownloadFile {
+            name: REPORT_FILE.into(),
+            path: report_path(&run_id),
+            bytes: report_json.len() as u64,
+            rows: None,
+            sha256: sha256_hex(&report_json),
+            media_type: "application/json".into(),
+        };
         let report_location = ObjectPath::from(report_path(&run_id));
         let report_payload = PutPayload::from(report_json);
         self.retry
@@ -251,7 +279,27 @@ impl IngestJob {
             })
             .await
             .map_err(store_err("put", &report_location))?;
+        let quarantine_file = DownloadFile {
+            name: QUARANTINE_FILE.into(),
+            path: quarantine_path(&run_id),
+            bytes: quarantine_bytes,
+            rows: Some(staged.quarantine_rows),
+            sha256: quarantine_sha256,
+            media_type: PARQUET_MEDIA_TYPE.into(),
+        };
 
+        let sources: Vec<SourceRef> = report
+            .files
+            .iter()
+            .map(|f| SourceRef {
+                family: f.family.clone(),
+                file: f.file.clone(),
+                bytes: f.bytes,
+                sha256: f.sha256.clone(),
+            })
+            .collect();
+        let writer = format!("ess {}", env!("CARGO_PKG_VERSION"));
+        let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let record = CommitRecord {
             format: MANIFEST_FORMAT,
             run_id: run_id.clone(),
@@ -262,28 +310,63 @@ impl IngestJob {
                 .map(|(f, n)| (f.as_str().to_owned(), *n))
                 .collect::<BTreeMap<_, _>>(),
             quarantine_rows: staged.quarantine_rows,
-            sources: report
-                .files
-                .iter()
-                .map(|f| SourceRef {
-                    family: f.family.clone(),
-                    file: f.file.clone(),
-                    bytes: f.bytes,
-                    sha256: f.sha256.clone(),
-                })
-                .collect(),
-            writer: format!("ess {}", env!("CARGO_PKG_VERSION")),
+            sources: sources.clone(),
+            writer: writer.clone(),
+            created_at: Some(created_at.clone()),
+            downloads: Vec::new(),
         };
+        let downloads_dir = dir.path().join("downloads");
         self.progress.set_phase("committing");
-        let manifest = table
-            .publish(
-                &NewSnapshot {
-                    record,
-                    files: parts,
-                },
-                &self.retry,
-            )
-            .await?;
+        // The download files name the version the commit takes: written for it, and
+        // again only if another ingest takes it first.
+        let job = &self;
+        let prepare = |version: u64| {
+            let (record, parts, part_locals) = (&record, &parts, &part_locals);
+            let (downloads_dir, run_id) = (&downloads_dir, &run_id);
+            let (report_file, quarantine_file) = (&report_file, &quarantine_file);
+            let provenance = Provenance {
+                dataset: DATASET,
+                snapshot_id: snapshot_id(version),
+                created_at: created_at.clone(),
+                run_id: run_id.clone(),
+                licence: LICENCE,
+                sources: sources.clone(),
+                writer: writer.clone(),
+            };
+            async move {
+                let (dir, locals) = (downloads_dir.clone(), part_locals.clone());
+                let written = blocking(move || {
+                    std::fs::create_dir_all(&dir).map_err(|source| IngestError::Staging {
+                        path: dir.clone(),
+                        source,
+                    })?;
+                    write_organisation_downloads(&dir, &locals, &provenance)
+                })
+                .await?;
+                let mut downloads = Vec::with_capacity(written.len() + 2);
+                for w in written {
+                    let path = download_path(run_id, &w.name);
+                    job.publish_file(&w.local, &path).await?;
+                    downloads.push(DownloadFile {
+                        name: w.name,
+                        path,
+                        bytes: w.bytes,
+                        rows: Some(w.rows),
+                        sha256: w.sha256,
+                        media_type: w.media_type.into(),
+                    });
+                }
+                downloads.extend([quarantine_file.clone(), report_file.clone()]);
+                Ok::<_, IngestError>(NewSnapshot {
+                    record: CommitRecord {
+                        downloads,
+                        ..record.clone()
+                    },
+                    files: parts.clone(),
+                })
+            }
+        };
+        let manifest = table.publish(&run_id, prepare, &self.retry).await?;
         let metrics = IngestMetrics {
             rows_read: report.files.iter().map(|f| f.rows_read).sum(),
             accepted: report.files.iter().map(|f| f.accepted).sum(),
@@ -323,6 +406,13 @@ impl IngestJob {
             .map_err(|e| IngestError::Task(e.to_string()))?
             .map_err(|source| IngestError::Place { path: dest, source })
     }
+}
+
+/// Runs blocking work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| IngestError::Task(e.to_string()))?
 }
 
 /// Moves the finished file `local` to `dest` in a local store, creating its folders.

@@ -6,6 +6,7 @@
 //! - [`samples`]: the embedded sample registries.
 
 mod dedup;
+pub mod downloads;
 pub mod error;
 pub mod fields;
 pub mod job;

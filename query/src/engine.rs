@@ -373,6 +373,23 @@ impl SnapshotEngine {
         *self.search.write().expect("lock") = None;
     }
 
+    /// Every organisation of the filter and search, in `org_id` order, as a stream of
+    /// batches (exports: no row cap but the filter). The sort spills to disk under
+    /// the runtime's memory pool; dropping the stream stops the work.
+    pub async fn organisations_stream(
+        &self,
+        filter: &Filter,
+        search: Option<&str>,
+    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
+        filter.validate()?;
+        let words = self.runtime.config().search.words(search)?;
+        let df = searched(self.filtered(filter).await?, words)?;
+        Ok(df
+            .sort(vec![col(c::ORG_ID).sort(true, false)])?
+            .execute_stream()
+            .await?)
+    }
+
     /// A page as DataFusion scans it, bypassing index and cache (benchmarks, and tests
     /// that the paths agree).
     pub async fn organisations_scanning(
@@ -432,18 +449,7 @@ impl SnapshotEngine {
     ) -> Result<OrganisationPage> {
         let span = tracing::info_span!("organisations", snapshot = %self.manifest.snapshot_id);
         let _enter = span.enter();
-        let mut df = self.filtered(&request.filter).await?;
-        if !words.is_empty() {
-            // One predicate however many words: the key computed once per row that
-            // passed the filter, as the index does, and every word looked for in it.
-            // (A filter or an `AND` per word would nest the plan as deep as the
-            // words are many.)
-            df = df.filter(search_match_udf(words).call(vec![
-                col(c::NAME),
-                col(c::NAME_AR),
-                col(c::SOURCE_ID),
-            ]))?;
-        }
+        let mut df = searched(self.filtered(&request.filter).await?, words)?;
         let total_count = if request.with_total {
             Some(df.clone().count().await? as u64)
         } else {
@@ -466,6 +472,21 @@ impl SnapshotEngine {
             has_next_page,
         })
     }
+}
+
+/// `df`'s rows that hold every one of `words`. One predicate however many words: the
+/// key computed once per row that passed the filter, as the index does, and every
+/// word looked for in it. (A filter or an `AND` per word would nest the plan as deep
+/// as the words are many.)
+fn searched(df: DataFrame, words: Vec<String>) -> Result<DataFrame> {
+    if words.is_empty() {
+        return Ok(df);
+    }
+    Ok(df.filter(search_match_udf(words).call(vec![
+        col(c::NAME),
+        col(c::NAME_AR),
+        col(c::SOURCE_ID),
+    ]))?)
 }
 
 /// The snapshot's organisations as a DataFusion table: its files (and only those),

@@ -9,6 +9,9 @@
 //! snapshots/<run-id>/quarantine.parquet          beside the table, found from the commit
 //! snapshots/<run-id>/rollup.parquet              (whose commit info names the run)
 //! snapshots/<run-id>/report.json
+//! snapshots/<run-id>/downloads/…                 the files offered for download: every
+//!                                                organisation in one Parquet file, and
+//!                                                one file per family
 //! ```
 //!
 //! Everything a run writes is written before its commit; a snapshot exists only once
@@ -71,6 +74,45 @@ pub fn report_path(run_id: &str) -> String {
     format!("{}/report.json", run_prefix(run_id))
 }
 
+/// A download file of a run, by its public name (`organisations.parquet`, …).
+pub fn download_path(run_id: &str, name: &str) -> String {
+    format!("{}/downloads/{name}", run_prefix(run_id))
+}
+
+/// The public name of the file holding every organisation of a snapshot.
+pub const ALL_ORGANISATIONS_FILE: &str = "organisations.parquet";
+
+/// The public name of the file holding the organisations of one family.
+pub fn family_file(family: &str) -> String {
+    format!("organisations-{family}.parquet")
+}
+
+/// The public name of a snapshot's quarantine.
+pub const QUARANTINE_FILE: &str = "quarantine.parquet";
+
+/// The public name of a snapshot's ingest report.
+pub const REPORT_FILE: &str = "report.json";
+
+/// The media type of Parquet files.
+pub const PARQUET_MEDIA_TYPE: &str = "application/vnd.apache.parquet";
+
+/// A file of a snapshot offered for download, as its commit records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadFile {
+    /// Public name, unique in the snapshot (`organisations-cooperative.parquet`).
+    pub name: String,
+    /// Where it is, from the store's root.
+    pub path: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Rows, for tables.
+    pub rows: Option<u64>,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// IANA media type.
+    pub media_type: String,
+}
+
 /// What a snapshot's commit records of it, beside the files it adds (in the commit's
 /// `commitInfo`, under [`COMMIT_INFO_KEY`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +132,13 @@ pub struct CommitRecord {
     pub sources: Vec<SourceRef>,
     /// The version of the software that wrote it.
     pub writer: String,
+    /// When the snapshot was made (RFC 3339, UTC): the date its download files carry.
+    /// Absent, the commit's own time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// The files offered for download.
+    #[serde(default)]
+    pub downloads: Vec<DownloadFile>,
 }
 
 /// A snapshot as the service reads it: its table version and commit, and where its
@@ -126,6 +175,9 @@ pub struct Manifest {
     pub sources: Vec<SourceRef>,
     /// The version of the software that wrote it.
     pub writer: String,
+    /// The files offered for download.
+    #[serde(default)]
+    pub downloads: Vec<DownloadFile>,
 }
 
 impl Manifest {
@@ -142,7 +194,7 @@ impl Manifest {
             format: record.format,
             snapshot_id: snapshot_id(sequence),
             sequence,
-            created_at,
+            created_at: record.created_at.unwrap_or(created_at),
             rows: record.rows,
             rows_by_family: record.rows_by_family,
             organisations_parquet: parts
@@ -155,6 +207,7 @@ impl Manifest {
             rollup_parquet: Some(rollup_path(&run)),
             sources: record.sources,
             writer: record.writer,
+            downloads: record.downloads,
             run_id: run,
         }
     }
@@ -292,6 +345,8 @@ mod tests {
                 quarantine_rows: 1,
                 sources: Vec::new(),
                 writer: "ess".into(),
+                created_at: None,
+                downloads: Vec::new(),
             },
             [table_part_path("r1", 0)],
         );

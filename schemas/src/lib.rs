@@ -6,12 +6,14 @@
 //! - [`values`]: integer, date, status and employees rules.
 //! - [`organisation`]: the canonical organisation, families, statuses, quality flags.
 //! - [`arrow_schema`]: the Arrow schema of the published tables and batch conversion.
+//! - [`columns`]: what each published column means, with its headings (FR, AR, EN).
 //! - [`measures`]: aggregate measures.
 //! - [`layout`]: the snapshot layout, manifest and ingest report.
 //! - [`rollup`]: measures pre-summed per combination of dimensions.
 //! - [`interner`]: distinct texts numbered, for dimension values held per row.
 
 pub mod arrow_schema;
+pub mod columns;
 pub mod error;
 pub mod interner;
 pub mod key;

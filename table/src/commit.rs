@@ -9,6 +9,8 @@
 //! the next version, and loses nothing. A commit whose acknowledgement was lost (the
 //! store wrote it, the caller heard an error) is found in the log by its run id.
 
+use std::future::Future;
+
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake::kernel::{Action, Add};
 use deltalake::protocol::{DeltaOperation, SaveMode};
@@ -49,35 +51,51 @@ pub struct NewSnapshot {
 }
 
 /// How one attempt ended.
-enum Attempt {
+enum Attempt<E> {
     Committed(u64),
     /// Another writer committed first (after the table's version `base`).
     Taken(Option<u64>),
     /// Failed after reading the table at `base` (`None`: no table yet).
     Failed(TableError, Option<u64>),
+    /// The snapshot could not be prepared: the caller's own error, not retried.
+    Unprepared(E),
 }
 
 impl SnapshotTable {
-    /// Commits `new` as the table's next version, and returns the snapshot.
-    pub async fn publish(&self, new: &NewSnapshot, retry: &RetryPolicy) -> Result<Manifest> {
+    /// Commits the snapshot of run `run_id` as the table's next version, and returns
+    /// it. `prepare(version)` gives what to commit as that version: it is called
+    /// again, with the new version, only when another ingest took the one it was
+    /// prepared for (files that name their snapshot are rewritten then).
+    pub async fn publish<E, F, Fut>(
+        &self,
+        run_id: &str,
+        mut prepare: F,
+        retry: &RetryPolicy,
+    ) -> std::result::Result<Manifest, E>
+    where
+        E: From<TableError>,
+        F: FnMut(u64) -> Fut,
+        Fut: Future<Output = std::result::Result<NewSnapshot, E>>,
+    {
         let (mut transient, mut wait) = (1, retry.base);
         for _ in 0..COMMIT_ATTEMPTS {
-            match self.attempt(new).await {
-                Attempt::Committed(version) => return self.published(version, retry).await,
+            match self.attempt(&mut prepare).await {
+                Attempt::Committed(version) => return Ok(self.published(version, retry).await?),
+                Attempt::Unprepared(e) => return Err(e),
                 Attempt::Taken(base) => {
                     // Taken by another ingest, or by this one's own commit whose
                     // acknowledgement was lost.
-                    if let Some(m) = self.find_run(&new.record.run_id, base, retry).await? {
+                    if let Some(m) = self.find_run(run_id, base, retry).await? {
                         return Ok(m);
                     }
                     tracing::info!("a concurrent ingest committed first; committing on top of it");
                 }
                 Attempt::Failed(e, base) => {
-                    if let Some(m) = self.find_run(&new.record.run_id, base, retry).await? {
+                    if let Some(m) = self.find_run(run_id, base, retry).await? {
                         return Ok(m);
                     }
                     if !e.is_transient() || transient >= retry.attempts {
-                        return Err(e);
+                        return Err(e.into());
                     }
                     tracing::warn!(error = %e, attempt = transient, "transient failure committing; retrying");
                     tokio::time::sleep(wait).await;
@@ -87,10 +105,15 @@ impl SnapshotTable {
         }
         Err(TableError::Contention {
             attempts: COMMIT_ATTEMPTS,
-        })
+        }
+        .into())
     }
 
-    async fn attempt(&self, new: &NewSnapshot) -> Attempt {
+    async fn attempt<E, F, Fut>(&self, prepare: &mut F) -> Attempt<E>
+    where
+        F: FnMut(u64) -> Fut,
+        Fut: Future<Output = std::result::Result<NewSnapshot, E>>,
+    {
         let table = match self.load().await {
             Ok(Some(t)) => t,
             Ok(None) => match self.create().await {
@@ -100,7 +123,11 @@ impl SnapshotTable {
             Err(e) => return Attempt::Failed(e, None),
         };
         let base = table.version();
-        match commit_on(&table, new).await {
+        let new = match prepare(base.map_or(1, |v| v + 1)).await {
+            Ok(new) => new,
+            Err(e) => return Attempt::Unprepared(e),
+        };
+        match commit_on(&table, &new).await {
             Ok(version) => Attempt::Committed(version),
             Err(DeltaTableError::Transaction {
                 source:

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::vacuum::{Clock, VacuumMode};
-use ess_schemas::layout::COMMIT_INFO_KEY;
+use ess_schemas::layout::{COMMIT_INFO_KEY, TABLE_DIR};
 
 use crate::error::{Result, TableError};
 use crate::log::{Commit, VacuumRecord};
@@ -44,6 +44,33 @@ pub struct TableVacuum {
 }
 
 impl SnapshotTable {
+    /// The files in the table's folder (outside its log), from the table's root.
+    async fn data_files(&self, retry: &RetryPolicy) -> Result<HashSet<String>> {
+        use futures::TryStreamExt;
+        let root = object_store::path::Path::from(TABLE_DIR);
+        let listed: Vec<object_store::ObjectMeta> = retry
+            .run("list the table's files", || {
+                self.store().list(Some(&root)).try_collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|source| TableError::Store {
+                operation: "list",
+                path: TABLE_DIR.to_owned(),
+                source,
+            })?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|m| {
+                let path = m
+                    .location
+                    .as_ref()
+                    .strip_prefix(TABLE_DIR)?
+                    .trim_start_matches('/');
+                (!path.starts_with("_delta_log/")).then(|| path.to_owned())
+            })
+            .collect())
+    }
+
     /// Vacuums the table with `retention` at `now_ms`; deletes nothing when `dry_run`.
     pub async fn vacuum(
         &self,
@@ -77,9 +104,14 @@ impl SnapshotTable {
                 .with_clock(clock.clone())
                 .with_dry_run(dry_run)
         };
-        let (_, plan) = vacuum(table.clone(), true)
+        let (_, mut plan) = vacuum(table.clone(), true)
             .await
             .map_err(TableError::delta("plan the vacuum"))?;
+        // Delta names the files of every tombstone the log still holds, those an
+        // earlier vacuum deleted included (the tombstones are kept with the log, for
+        // time travel): only files still there are to delete.
+        let present = self.data_files(retry).await?;
+        plan.files_deleted.retain(|p| present.contains(p));
         let runs_hit: HashSet<&str> = plan
             .files_deleted
             .iter()

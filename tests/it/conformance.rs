@@ -286,6 +286,45 @@ async fn eight_racing_ingests_take_eight_consecutive_versions(store: Arc<dyn Obj
         let m = catalog.manifest(*seq).await.unwrap();
         assert_eq!(&m.run_id, run);
         assert_eq!(m.rows, 39);
+        // Its download files were written for the version it took (rewritten when
+        // another ingest took the one they were first written for).
+        assert_eq!(m.downloads.len(), 6);
+        for d in m.downloads.iter().filter(|d| d.name.ends_with(".parquet")) {
+            let bytes = store
+                .get(&object_store::path::Path::from(d.path.as_str()))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            assert_eq!(bytes.len() as u64, d.bytes, "{}", d.name);
+            let sha: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(sha, d.sha256, "{}", d.name);
+            if d.name.starts_with("organisations") {
+                use parquet::file::reader::FileReader;
+                let reader = parquet::file::reader::SerializedFileReader::new(bytes).unwrap();
+                let provenance = reader
+                    .metadata()
+                    .file_metadata()
+                    .key_value_metadata()
+                    .unwrap()
+                    .iter()
+                    .find(|kv| kv.key == "ess.provenance")
+                    .and_then(|kv| kv.value.clone())
+                    .unwrap();
+                let provenance: serde_json::Value = serde_json::from_str(&provenance).unwrap();
+                assert_eq!(
+                    provenance["snapshot_id"],
+                    m.snapshot_id.as_str(),
+                    "{}",
+                    d.name
+                );
+                assert_eq!(provenance["created_at"], m.created_at.as_str());
+            }
+        }
     }
 }
 

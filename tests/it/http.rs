@@ -280,8 +280,12 @@ async fn parquet_extracts_download() {
     let client = sample_client().await;
     let list = client.get("/downloads").await.json();
     let files = list["files"].as_array().unwrap();
-    let part = files.iter().find(|f| f["kind"] == "organisations").unwrap();
-    let got = client.get(part["url"].as_str().unwrap()).await;
+    let part = files
+        .iter()
+        .find(|f| f["name"] == "organisations.parquet")
+        .unwrap();
+    let url = part["url"].as_str().unwrap();
+    let got = client.get(&url[url.find("/downloads/").unwrap()..]).await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.content_type, "application/vnd.apache.parquet");
     assert_eq!(&got.body[..4], b"PAR1");

@@ -1,7 +1,9 @@
 //! Integration tests: one binary, linked once.
 
 mod conformance;
+mod downloads;
 mod expected;
+mod exports;
 mod graphql_acceptance;
 mod history;
 mod http;

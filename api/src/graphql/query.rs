@@ -6,6 +6,7 @@ use async_graphql::{Context, Object};
 use ess_query::{AggregateRequest, GroupKey, OrganisationsRequest};
 use ess_schemas::reference;
 
+use crate::export::ExportParams;
 use crate::graphql::cursor::{decode_cursor, encode_cursor};
 use crate::graphql::errors::{coded, query_error};
 use crate::graphql::inputs::{Dimension, OrganisationFilter};
@@ -68,6 +69,7 @@ impl Query {
             snapshot: Snapshot {
                 manifest: served.engine.shared_manifest(),
             },
+            request,
         })
     }
 
@@ -117,6 +119,11 @@ impl Query {
             total_count: page.total_count.unwrap_or(0) as i64,
             snapshot: Snapshot {
                 manifest: served.engine.shared_manifest(),
+            },
+            asked: ExportParams {
+                filter: request.filter.clone(),
+                search: request.search.clone(),
+                ..ExportParams::default()
             },
         })
     }

@@ -7,8 +7,10 @@ use ess_schemas::layout::Manifest;
 use ess_schemas::measures::Sums;
 use ess_schemas::reference;
 
+use crate::export::{ExportKind, ExportParams};
 use crate::graphql::errors::query_error;
 use crate::graphql::inputs::{Family, Lang};
+use crate::public_url::BaseUrl;
 use crate::state::AppState;
 
 /// A region of the 2015 division.
@@ -157,6 +159,8 @@ pub struct Aggregate {
     pub(crate) rows: Vec<AggregateRow>,
     pub(crate) total: AggregateRow,
     pub(crate) snapshot: Snapshot,
+    /// What was asked: the permanent link asks it again.
+    pub(crate) request: ess_query::AggregateRequest,
 }
 
 #[Object]
@@ -173,6 +177,90 @@ impl Aggregate {
     async fn snapshot(&self) -> &Snapshot {
         &self.snapshot
     }
+    /// How to cite these numbers: dataset, snapshot id and date, source registries,
+    /// licence, and a permanent link (a CSV export pinned to this snapshot) that gives
+    /// exactly these numbers again.
+    async fn citation(&self, ctx: &Context<'_>, #[graphql(default)] lang: Lang) -> Citation {
+        let params = ExportParams {
+            group_by: self.request.group_by.clone(),
+            filter: self.request.filter.clone(),
+            ..ExportParams::default()
+        };
+        Citation::of(
+            ctx,
+            &self.snapshot.manifest,
+            lang,
+            &params,
+            ExportKind::Aggregate,
+        )
+    }
+}
+
+/// How to cite an answer.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Citation {
+    /// The reference to quote, link included.
+    pub text: String,
+    /// The permanent link: the same numbers, from the same snapshot, as CSV.
+    pub url: String,
+}
+
+impl Citation {
+    pub(crate) fn of(
+        ctx: &Context<'_>,
+        manifest: &Manifest,
+        lang: Lang,
+        params: &ExportParams,
+        kind: ExportKind,
+    ) -> Citation {
+        let base = base(ctx);
+        let path = match kind {
+            ExportKind::Aggregate => "aggregate",
+            ExportKind::Organisations => "organisations",
+        };
+        let params = ExportParams {
+            lang: lang.into(),
+            ..params.clone()
+        };
+        let url = format!(
+            "{base}/export/{path}.csv?{}",
+            params.permanent_query(&manifest.snapshot_id, kind)
+        );
+        let c = crate::citation::cite(manifest, lang.into(), url);
+        Citation {
+            text: c.text,
+            url: c.url,
+        }
+    }
+}
+
+/// The base of this request's absolute links.
+fn base(ctx: &Context<'_>) -> String {
+    match ctx.data_opt::<BaseUrl>() {
+        Some(b) => b.0.clone(),
+        None => ctx
+            .data_unchecked::<AppState>()
+            .public_url()
+            .unwrap_or("http://localhost")
+            .to_owned(),
+    }
+}
+
+/// A file of a snapshot one may download.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Download {
+    /// Its name (`organisations-cooperative.parquet`, `datapackage.json`, …).
+    pub name: String,
+    /// Its absolute URL (answers `HEAD` and byte ranges).
+    pub url: String,
+    /// Size in bytes.
+    pub bytes: i64,
+    /// Rows, for tables.
+    pub rows: Option<i64>,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// Media type.
+    pub media_type: String,
 }
 
 /// A published snapshot.
@@ -319,9 +407,28 @@ impl Snapshot {
             })
             .collect()
     }
-    /// Download paths of its Parquet extracts (relative to the server).
-    async fn downloads(&self) -> Vec<String> {
-        crate::http::download_paths(&self.manifest)
+    /// Its files: every organisation in one Parquet file and one per family, the
+    /// quarantine, the ingest report, and its Data Package and DCAT descriptions.
+    async fn downloads(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Download>> {
+        let state = ctx.data_unchecked::<AppState>();
+        let served = state
+            .snapshot(Some(&self.manifest.snapshot_id))
+            .await
+            .map_err(query_error)?;
+        let files = crate::downloads::list(&served, &base(ctx))
+            .await
+            .map_err(query_error)?;
+        Ok(files
+            .into_iter()
+            .map(|f| Download {
+                name: f.name,
+                url: f.url,
+                bytes: f.bytes as i64,
+                rows: f.rows.map(|r| r as i64),
+                sha256: f.sha256,
+                media_type: f.media_type,
+            })
+            .collect())
     }
 }
 
@@ -455,6 +562,7 @@ pub struct PageInfo {
 
 /// A page of organisations (Relay connection).
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct OrganisationConnection {
     /// The page.
     pub edges: Vec<OrganisationEdge>,
@@ -464,4 +572,23 @@ pub struct OrganisationConnection {
     pub total_count: i64,
     /// The snapshot the page comes from.
     pub snapshot: Snapshot,
+    /// The filter and search asked for: the permanent link asks them again.
+    #[graphql(skip)]
+    pub asked: ExportParams,
+}
+
+#[async_graphql::ComplexObject]
+impl OrganisationConnection {
+    /// How to cite this list: dataset, snapshot id and date, source registries,
+    /// licence, and a permanent link (every organisation of this filter and search, as
+    /// CSV, from this snapshot).
+    async fn citation(&self, ctx: &Context<'_>, #[graphql(default)] lang: Lang) -> Citation {
+        Citation::of(
+            ctx,
+            &self.snapshot.manifest,
+            lang,
+            &self.asked,
+            ExportKind::Organisations,
+        )
+    }
 }

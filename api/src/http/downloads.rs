@@ -1,36 +1,30 @@
-//! `/downloads`: the files of a snapshot (organisations Parquet, quarantine Parquet,
-//! ingest report), listed and streamed from the store.
+//! `/downloads`: a snapshot's files, listed (`GET /downloads`, `GET
+//! /downloads/{snapshot}`) and served (`GET`/`HEAD /downloads/{snapshot}/{name}`)
+//! the way remote readers need: `Content-Length`, a strong `ETag` (the file's
+//! SHA-256: a URL's content never changes), `Last-Modified` (the snapshot's date),
+//! `Accept-Ranges: bytes`, ranges answered `206`, revalidation `304`. Bodies are
+//! streamed from the object store a chunk at a time, a range read as a range: never
+//! whole in memory.
+
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use ess_schemas::layout::Manifest;
-use object_store::ObjectStoreExt;
+use futures::StreamExt;
+use object_store::{GetOptions, GetRange, ObjectStore};
 use serde::Serialize;
 
+use crate::downloads::{self, Listed};
 use crate::http::Http;
 use crate::http::access::RequestId;
 use crate::http::problem::Problem;
+use crate::http::ranges::{self, Answer};
+use crate::public_url::base_url;
+use crate::state::Served;
 
-/// The files of a snapshot one may download, as server paths.
-pub fn download_paths(manifest: &Manifest) -> Vec<String> {
-    downloadable(manifest)
-        .map(|(_, p)| format!("/downloads/{}/{p}", manifest.snapshot_id))
-        .collect()
-}
-
-fn downloadable(manifest: &Manifest) -> impl Iterator<Item = (&'static str, &str)> {
-    manifest
-        .organisations_parquet
-        .iter()
-        .map(|p| ("organisations", p.as_str()))
-        .chain([
-            ("quarantine", manifest.quarantine_parquet.as_str()),
-            ("report", manifest.report.as_str()),
-        ])
-}
-
+/// A snapshot's files, as `GET /downloads` lists them.
 #[derive(Serialize)]
 pub struct DownloadList {
     snapshot_id: String,
@@ -38,92 +32,248 @@ pub struct DownloadList {
     files: Vec<DownloadEntry>,
 }
 
+/// One file of the list.
 #[derive(Serialize)]
 pub struct DownloadEntry {
-    kind: &'static str,
-    path: String,
+    name: String,
     url: String,
+    bytes: u64,
+    rows: Option<u64>,
+    sha256: String,
+    media_type: String,
 }
 
-pub async fn downloads(State(http): State<Http>) -> Json<DownloadList> {
-    let served = http.state.current();
-    let m = served.manifest();
-    Json(DownloadList {
-        snapshot_id: m.snapshot_id.clone(),
-        created_at: m.created_at.clone(),
-        files: downloadable(m)
-            .map(|(kind, p)| DownloadEntry {
-                kind,
-                path: p.to_owned(),
-                url: format!("/downloads/{}/{p}", m.snapshot_id),
-            })
-            .collect(),
-    })
-}
-
-/// Streams one file of a snapshot. Only the snapshot's own files can be fetched.
-pub async fn download(
+/// `GET /downloads`: the files of the snapshot served.
+pub async fn current(
     State(http): State<Http>,
     Extension(id): Extension<RequestId>,
-    Path((snapshot, path)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
-    let manifest = match http.state.catalog.by_id(&snapshot).await {
-        Ok(m) => m,
-        Err(e) => {
-            let e = crate::graphql::errors::query_error(e);
-            let code = match e.extensions.as_ref().and_then(|x| x.get("code")) {
-                Some(async_graphql::Value::String(c)) if c == "NOT_FOUND" => StatusCode::NOT_FOUND,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            let code_name = if code == StatusCode::NOT_FOUND {
-                "NOT_FOUND"
-            } else {
-                "INTERNAL"
-            };
-            return Problem::new(code, code_name, e.message).into_response_for(Some(&id));
+    list(&http, &id, &headers, http.state.current()).await
+}
+
+/// `GET /downloads/{snapshot}`: the files of a snapshot.
+pub async fn of_snapshot(
+    State(http): State<Http>,
+    Extension(id): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(snapshot): Path<String>,
+) -> Response {
+    match http.state.snapshot(Some(&snapshot)).await {
+        Ok(served) => list(&http, &id, &headers, served).await,
+        Err(e) => snapshot_problem(e).into_response_for(Some(&id)),
+    }
+}
+
+async fn list(
+    http: &Http,
+    id: &RequestId,
+    headers: &HeaderMap,
+    served: std::sync::Arc<Served>,
+) -> Response {
+    let base = base_url(http.state.public_url(), headers);
+    match downloads::list(&served, &base).await {
+        Ok(files) => {
+            let m = served.manifest();
+            Json(DownloadList {
+                snapshot_id: m.snapshot_id.clone(),
+                created_at: m.created_at.clone(),
+                files: files
+                    .into_iter()
+                    .map(|f| DownloadEntry {
+                        name: f.name,
+                        url: f.url,
+                        bytes: f.bytes,
+                        rows: f.rows,
+                        sha256: f.sha256,
+                        media_type: f.media_type,
+                    })
+                    .collect(),
+            })
+            .into_response()
         }
+        Err(e) => snapshot_problem(e).into_response_for(Some(id)),
+    }
+}
+
+/// `GET`/`HEAD /downloads/{snapshot}/{name}`: one file.
+pub async fn file(
+    State(http): State<Http>,
+    Extension(id): Extension<RequestId>,
+    method: Method,
+    headers: HeaderMap,
+    Path((snapshot, name)): Path<(String, String)>,
+) -> Response {
+    let served = match http.state.snapshot(Some(&snapshot)).await {
+        Ok(s) => s,
+        Err(e) => return snapshot_problem(e).into_response_for(Some(&id)),
     };
-    if !downloadable(&manifest).any(|(_, p)| p == path) {
+    let base = base_url(http.state.public_url(), &headers);
+    let files = match downloads::list(&served, &base).await {
+        Ok(f) => f,
+        Err(e) => return snapshot_problem(e).into_response_for(Some(&id)),
+    };
+    let Some(file) = files.into_iter().find(|f| f.name == name) else {
         return Problem::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             format!(
-                "snapshot {} has no such file; GET /downloads lists them",
-                manifest.snapshot_id
+                "snapshot {} has no file {:?}; GET /downloads/{} lists them",
+                served.manifest().snapshot_id,
+                crate::http::problem::cut(&name),
+                served.manifest().snapshot_id
             ),
         )
         .into_response_for(Some(&id));
-    }
-    let location = object_store::path::Path::from(path.as_str());
-    let got = match http.state.store.store.get(&location).await {
-        Ok(g) => g,
-        Err(e) => {
-            tracing::error!(error = %e, path, "download failed");
-            return Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "the file could not be read; it has been logged under this request's id",
+    };
+    let head = method == Method::HEAD;
+    let modified = snapshot_time(&served.manifest().created_at);
+    let etag = format!("\"{}\"", file.sha256);
+    let answer = ranges::answer(&headers, file.bytes, &etag, modified);
+    let (status, range) = match answer {
+        Answer::Whole => (StatusCode::OK, 0..file.bytes),
+        Answer::Part(r) => (StatusCode::PARTIAL_CONTENT, *r.start()..*r.end() + 1),
+        Answer::NotModified => {
+            http.state.metrics.download(head, 304, 0);
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            validators(response.headers_mut(), &etag, modified, &file);
+            return response;
+        }
+        Answer::Unsatisfiable => {
+            http.state.metrics.download(head, 416, 0);
+            let mut response = Problem::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "RANGE_NOT_SATISFIABLE",
+                format!(
+                    "{} is {} bytes long: the range asked for is not in it",
+                    file.name, file.bytes
+                ),
             )
             .into_response_for(Some(&id));
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", file.bytes)) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return response;
+        }
+        Answer::Malformed(why) => {
+            http.state.metrics.download(head, 400, 0);
+            return Problem::new(StatusCode::BAD_REQUEST, "INVALID_RANGE", why)
+                .into_response_for(Some(&id));
         }
     };
-    let size = got.meta.size;
-    let name = format!(
-        "ess-{}-{}",
-        manifest.snapshot_id,
-        path.rsplit('/').next().unwrap_or("file")
-    );
-    let content_type = if path.ends_with(".parquet") {
-        "application/vnd.apache.parquet"
+    let length = range.end - range.start;
+    let body = if head || length == 0 {
+        Body::empty()
     } else {
-        "application/json"
+        match body(&http, &file, range.clone()).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, file = %file.name, "download failed");
+                return Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    "the file could not be read; it has been logged under this request's id",
+                )
+                .into_response_for(Some(&id));
+            }
+        }
     };
-    let mut response = Body::from_stream(got.into_stream()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
+    http.state.metrics.download(head, status.as_u16(), length);
+    let mut response = body.into_response();
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    validators(h, &etag, modified, &file);
+    if let Ok(v) = HeaderValue::from_str(&file.media_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "bytes {}-{}/{}",
+            range.start,
+            range.end - 1,
+            file.bytes
+        ))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    let attachment = format!(
+        "attachment; filename=\"ess-{}-{}\"",
+        served.manifest().snapshot_id,
+        file.name
+    );
+    if let Ok(v) = HeaderValue::from_str(&attachment) {
+        h.insert(header::CONTENT_DISPOSITION, v);
     }
     response
+}
+
+/// The headers every answer about a file carries, `304`s included.
+fn validators(h: &mut HeaderMap, etag: &str, modified: SystemTime, file: &Listed) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // A snapshot's stored files never change; its metadata names the server's
+    // address, which may.
+    let cache = match file.body {
+        downloads::Body::Stored(_) => "public, max-age=31536000, immutable",
+        downloads::Body::Made(_) => "public, max-age=3600",
+    };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+}
+
+/// The bytes `range` of `file`, streamed.
+async fn body(
+    http: &Http,
+    file: &Listed,
+    range: std::ops::Range<u64>,
+) -> object_store::Result<Body> {
+    match &file.body {
+        downloads::Body::Made(bytes) => Ok(Body::from(
+            bytes.slice(range.start as usize..range.end as usize),
+        )),
+        downloads::Body::Stored(path) => {
+            let options = GetOptions {
+                range: Some(GetRange::Bounded(range)),
+                ..GetOptions::default()
+            };
+            let got = http
+                .state
+                .store
+                .store
+                .get_opts(&object_store::path::Path::from(path.as_str()), options)
+                .await?;
+            let name = file.name.clone();
+            Ok(Body::from_stream(got.into_stream().inspect(move |chunk| {
+                if let Err(e) = chunk {
+                    tracing::error!(error = %e, file = %name, "download stopped");
+                }
+            })))
+        }
+    }
+}
+
+/// The snapshot's date, to the second (what HTTP dates hold).
+fn snapshot_time(created_at: &str) -> SystemTime {
+    chrono::DateTime::parse_from_rfc3339(created_at)
+        .ok()
+        .and_then(|t| u64::try_from(t.timestamp()).ok())
+        .map_or(SystemTime::UNIX_EPOCH, |s| {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+        })
+}
+
+/// A snapshot that cannot be served, in the API's terms.
+fn snapshot_problem(e: ess_query::QueryError) -> Problem {
+    let e = crate::graphql::errors::query_error(e);
+    match e.extensions.as_ref().and_then(|x| x.get("code")) {
+        Some(async_graphql::Value::String(c)) if c == "NOT_FOUND" => {
+            Problem::new(StatusCode::NOT_FOUND, "NOT_FOUND", e.message)
+        }
+        _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.message),
+    }
 }

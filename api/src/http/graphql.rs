@@ -25,6 +25,7 @@ use crate::http::documents::ParseError;
 use crate::http::guard::{body_too_large, overloaded_problem};
 use crate::http::problem::{Problem, cut};
 use crate::limits::cost::{CostContext, CostError};
+use crate::public_url::{BaseUrl, base_url};
 use async_graphql::parser::types::ExecutableDocument;
 
 /// A GraphQL request as sent.
@@ -41,6 +42,7 @@ struct Envelope {
 pub async fn post(
     State(http): State<Http>,
     Extension(id): Extension<RequestId>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let bytes = match axum::body::to_bytes(body, usize::MAX).await {
@@ -74,7 +76,10 @@ pub async fn post(
         .into_response_for(Some(&id));
     }
     match serde_json::from_slice::<Envelope>(&bytes) {
-        Ok(envelope) => run(&http, &id, envelope, None).await,
+        Ok(envelope) => {
+            let base = BaseUrl(base_url(http.state.public_url(), &headers));
+            run(&http, &id, envelope, base, None).await
+        }
         Err(e) => json_problem("the body", &e).into_response_for(Some(&id)),
     }
 }
@@ -115,7 +120,8 @@ pub async fn get(
             return problem.into_response_for(Some(&id));
         }
     }
-    run(&http, &id, envelope, Some(&headers)).await
+    let base = BaseUrl(base_url(http.state.public_url(), &headers));
+    run(&http, &id, envelope, base, Some(&headers)).await
 }
 
 /// A JSON syntax or shape error, said without quoting the request.
@@ -140,9 +146,10 @@ async fn run(
     http: &Http,
     id: &RequestId,
     envelope: Envelope,
+    base: BaseUrl,
     get_headers: Option<&HeaderMap>,
 ) -> Response {
-    match answer(http, id, envelope, get_headers).await {
+    match answer(http, id, envelope, base, get_headers).await {
         Ok(response) => response,
         Err(problem) => problem.into_response_for(Some(id)),
     }
@@ -152,6 +159,7 @@ async fn answer(
     http: &Http,
     id: &RequestId,
     envelope: Envelope,
+    base: BaseUrl,
     get_headers: Option<&HeaderMap>,
 ) -> Result<Response, Problem> {
     let state = &http.state;
@@ -188,6 +196,8 @@ async fn answer(
             envelope.operation_name.as_deref().unwrap_or("").as_bytes(),
             request.query.as_bytes(),
             variables_json.to_string().as_bytes(),
+            // Links in the answer (citations, downloads) start with it.
+            base.0.as_bytes(),
         ])
     });
     if let (Some(tag), Some(headers)) = (&etag, get_headers)
@@ -228,7 +238,7 @@ async fn answer(
     };
 
     request.set_parsed_query(ExecutableDocument::clone(&doc));
-    let request = request.data(pinned).data(id.clone());
+    let request = request.data(pinned).data(id.clone()).data(base);
     let Ok(mut response) =
         tokio::time::timeout(limits.request_timeout, http.schema.execute(request)).await
     else {

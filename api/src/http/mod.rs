@@ -1,16 +1,18 @@
 //! The HTTP surface: `/graphql` (POST, GET queries and GraphiQL), GraphiQL's assets,
-//! `/downloads`, and for operators `/healthz`, `/readyz` and `/metrics`.
+//! `/downloads`, `/export`, and for operators `/healthz`, `/readyz` and `/metrics`.
 //!
 //! Every request gets an id, a span and an access-log line (`access`). Public routes
 //! then pass the client's rate and the server's capacity (`guard`) and the body cap;
-//! answers are compressed (gzip, br, zstd) when the client accepts it, and CORS is
-//! open for read-only use. `main` adds only the listener (`crate::server`).
+//! answers are compressed (gzip, br, zstd) when the client accepts it, except
+//! downloaded files (served as stored, so that byte ranges are ranges of the file),
+//! and CORS is open for read-only use. `main` adds only the listener (`crate::server`).
 //!
 //! - [`graphql`]: the GraphQL handlers (parse, cost, lanes, timeout, ETag).
 //! - [`apq`]: automatic persisted queries.
 //! - [`documents`]: parsed documents, kept by their text.
 //! - [`graphiql`]: the vendored GraphiQL page.
-//! - [`downloads`]: a snapshot's files.
+//! - [`downloads`]: a snapshot's files, with ranges and revalidation ([`ranges`]).
+//! - [`export`]: CSV exports.
 //! - [`ops`]: health, readiness, metrics.
 //! - [`problem`]: the shape of errors the HTTP layer answers itself.
 
@@ -18,11 +20,13 @@ pub mod access;
 pub mod apq;
 pub mod documents;
 pub mod downloads;
+pub mod export;
 pub mod graphiql;
 pub mod graphql;
 pub mod guard;
 pub mod ops;
 pub mod problem;
+pub mod ranges;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,10 +36,8 @@ use axum::http::{HeaderName, Method, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::compression::predicate::DefaultPredicate;
 use tower_http::cors::{Any, CorsLayer};
-
-pub use downloads::download_paths;
 
 use crate::graphql::{EssSchema, schema};
 use crate::limits::cost::CostModel;
@@ -87,21 +89,26 @@ pub fn app(state: AppState) -> Router {
     let public = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
-        .route("/downloads", get(downloads::downloads))
-        .route("/downloads/{snapshot}/{*path}", get(downloads::download))
+        .route("/downloads", get(downloads::current))
+        .route("/downloads/{snapshot}", get(downloads::of_snapshot))
+        .route("/export/aggregate.csv", get(export::aggregate))
+        .route("/export/organisations.csv", get(export::organisations))
         .layer(from_fn_with_state(http.clone(), guard::guard));
     let operators = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics));
+    // Files as stored: a range is a range of the file, never of a compressed body.
+    let files = Router::new()
+        .route("/downloads/{snapshot}/{*name}", get(downloads::file))
+        .layer(from_fn_with_state(http.clone(), guard::guard))
+        .with_state(http.clone());
 
-    // Parquet is compressed already.
-    let compressible =
-        DefaultPredicate::new().and(NotForContentType::new("application/vnd.apache.parquet"));
     public
         .merge(operators)
         .with_state(http.clone())
-        .layer(CompressionLayer::new().compress_when(compressible))
+        .layer(CompressionLayer::new().compress_when(DefaultPredicate::new()))
+        .merge(files)
         .layer(cors())
         .layer(from_fn_with_state(http, access::access))
 }
@@ -115,11 +122,20 @@ fn cors() -> CorsLayer {
             header::CONTENT_TYPE,
             header::ACCEPT,
             header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::IF_RANGE,
+            header::RANGE,
             HeaderName::from_static("apollo-require-preflight"),
             HeaderName::from_static("x-apollo-operation-name"),
         ])
         .expose_headers([
             header::ETAG,
+            header::LAST_MODIFIED,
+            header::ACCEPT_RANGES,
+            header::CONTENT_RANGE,
+            header::CONTENT_LENGTH,
+            header::CONTENT_DISPOSITION,
+            header::LINK,
             header::RETRY_AFTER,
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("ratelimit-limit"),

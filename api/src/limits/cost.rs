@@ -75,6 +75,8 @@ pub const QUERY_WEIGHT: u64 = 10;
 const DIFF_ROWS: u64 = 3 * 13;
 /// Files of a snapshot's report, at most in practice.
 const REPORT_FILES: u64 = 16;
+/// Files a snapshot offers for download (`crate::downloads`).
+const DOWNLOAD_FILES: u64 = 8;
 /// Page size when `first` is not given.
 const DEFAULT_FIRST: u64 = 20;
 /// A list of objects the model does not size (there is none today; a test checks).
@@ -594,6 +596,7 @@ impl<'a> Walk<'a> {
             ("Query", "sectors") => m.sectors,
             ("Query", "snapshots") => self.context.snapshots,
             ("Snapshot", "files") => REPORT_FILES,
+            ("Snapshot", "downloads") => DOWNLOAD_FILES,
             ("__Schema", "types") => size.types,
             ("__Schema", "directives") => 8,
             ("__Type", "fields") => size.fields_per_type,

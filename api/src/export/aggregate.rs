@@ -1,0 +1,123 @@
+//! An aggregate as CSV: for each dimension grouped by, its code and its label (a year
+//! is its own label), then the measures of SOURCES.md. A group whose value is not
+//! known has an empty code and the label "unknown" in the export's language; it is
+//! never dropped, so the rows add up to the total.
+
+use ess_query::{AggregateOutput, Dimension, GroupKey};
+use ess_schemas::columns::{
+    MEASURE_HEADINGS, family_label, measure_heading, status_label, unknown_label,
+};
+use ess_schemas::measures::Sums;
+use ess_schemas::{Lang, reference};
+
+use crate::export::csv::CsvChunks;
+
+/// A dimension's heading in French, Arabic and English.
+fn dimension_heading(d: Dimension, lang: Lang) -> &'static str {
+    let h = match d {
+        Dimension::Family => ["Famille", "الصنف", "Family"],
+        Dimension::Region => ["Région", "الجهة", "Region"],
+        Dimension::Province => ["Province", "الإقليم", "Province"],
+        Dimension::Sector => ["Secteur", "القطاع", "Sector"],
+        Dimension::FoundedYear => ["Année de création", "سنة التأسيس", "Founding year"],
+        Dimension::Status => ["Statut", "الوضعية", "Status"],
+    };
+    h[match lang {
+        Lang::Fr => 0,
+        Lang::Ar => 1,
+        Lang::En => 2,
+    }]
+}
+
+fn code_heading(d: Dimension, lang: Lang) -> String {
+    let code = match lang {
+        Lang::Ar => "رمز",
+        Lang::Fr | Lang::En => "code",
+    };
+    format!("{} ({code})", dimension_heading(d, lang))
+}
+
+/// Writes the heading and every group of `out`.
+pub fn write(csv: &mut CsvChunks, out: &AggregateOutput, lang: Lang) {
+    let mut heading = Vec::new();
+    for d in &out.group_by {
+        if *d == Dimension::FoundedYear {
+            heading.push(dimension_heading(*d, lang).to_owned());
+        } else {
+            heading.push(code_heading(*d, lang));
+            heading.push(dimension_heading(*d, lang).to_owned());
+        }
+    }
+    heading.extend(
+        MEASURE_HEADINGS
+            .iter()
+            .map(|(m, _)| measure_heading(m, lang).to_owned()),
+    );
+    csv.record(&heading);
+    for group in out.group_list() {
+        let mut row = Vec::with_capacity(heading.len());
+        for d in &out.group_by {
+            push_dimension(&mut row, *d, &group.key, lang);
+        }
+        push_measures(&mut row, &group.sums, csv);
+        csv.record(&row);
+    }
+}
+
+fn push_dimension(row: &mut Vec<String>, d: Dimension, key: &GroupKey, lang: Lang) {
+    let r = reference();
+    let unknown = || unknown_label(lang).to_owned();
+    let (code, label) = match d {
+        Dimension::FoundedYear => {
+            row.push(key.founded_year.map_or_else(unknown, |y| y.to_string()));
+            return;
+        }
+        Dimension::Family => (
+            key.family.map(|f| f.as_str().to_owned()),
+            key.family.map(|f| family_label(f, lang).to_owned()),
+        ),
+        Dimension::Region => (
+            key.region.clone(),
+            key.region
+                .as_deref()
+                .map(|c| r.region(c).map_or(c, |x| x.name(lang)).to_owned()),
+        ),
+        Dimension::Province => (
+            key.province.clone(),
+            key.province
+                .as_deref()
+                .map(|c| r.province(c).map_or(c, |x| x.name(lang)).to_owned()),
+        ),
+        Dimension::Sector => (
+            key.sector.clone(),
+            key.sector
+                .as_deref()
+                .map(|c| r.sector(c).map_or(c, |x| x.name(lang)).to_owned()),
+        ),
+        Dimension::Status => (
+            key.status.clone(),
+            key.status
+                .as_deref()
+                .map(|s| status_label(s, lang).to_owned()),
+        ),
+    };
+    row.push(code.unwrap_or_default());
+    row.push(label.unwrap_or_else(unknown));
+}
+
+/// The measures in [`MEASURE_HEADINGS`] order.
+fn push_measures(row: &mut Vec<String>, s: &Sums, csv: &CsvChunks) {
+    for v in [
+        s.organisations,
+        s.members,
+        s.members_women,
+        s.employees,
+        s.employees_women,
+        s.employees_men,
+    ] {
+        row.push(v.to_string());
+    }
+    for v in [s.gender_coverage(), s.women_employment_share()] {
+        row.push(v.map(|v| csv.format().decimal(v)).unwrap_or_default());
+    }
+}
