@@ -78,7 +78,8 @@ def bench_scale(ess, baseline, n):
     csv = synth(ess, n, 1)
     runs = {"new": [], "old": []}
     for _ in range(3):
-        for which, binary in (("new", ess), ("old", baseline)):
+        # The new build last: its store is the one served below.
+        for which, binary in (("old", baseline), ("new", ess)):
             store = OUT / f"downloads-ingest-{n}"
             shutil.rmtree(store, ignore_errors=True)
             runs[which].append(run_timed([binary, "ingest", "--store", store, "--cooperatives", csv]))
