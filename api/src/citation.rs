@@ -41,8 +41,9 @@ pub fn title(lang: Lang) -> &'static str {
     }
 }
 
-/// The citation of numbers from `manifest`'s snapshot that `url` reproduces.
-pub fn cite(manifest: &Manifest, lang: Lang, url: String) -> Citation {
+/// The citation of numbers from `manifest`'s snapshot that `url` reproduces;
+/// `census`: they are set beside the 2024 census, which is credited.
+pub fn cite(manifest: &Manifest, lang: Lang, url: String, census: bool) -> Citation {
     let date = manifest
         .created_at
         .get(..10)
@@ -61,19 +62,29 @@ pub fn cite(manifest: &Manifest, lang: Lang, url: String) -> Citation {
         })
         .collect();
     let id = &manifest.snapshot_id;
+    let credit = if census {
+        let c = ess_schemas::census::CREDIT[match lang {
+            Lang::Fr => 0,
+            Lang::Ar => 1,
+            Lang::En => 2,
+        }];
+        format!("{c}. ")
+    } else {
+        String::new()
+    };
     let text = match lang {
         Lang::Fr => format!(
-            "{PUBLISHER}, « {} », instantané {id} du {date}. Sources : {}. Licence CC BY 4.0. {url}",
+            "{PUBLISHER}, « {} », instantané {id} du {date}. Sources : {}. Licence CC BY 4.0. {credit}{url}",
             title(lang),
             sources.join(" ; ")
         ),
         Lang::Ar => format!(
-            "{PUBLISHER}، «{}»، النسخة {id} بتاريخ {date}. المصادر: {}. الترخيص CC BY 4.0. {url}",
+            "{PUBLISHER}، «{}»، النسخة {id} بتاريخ {date}. المصادر: {}. الترخيص CC BY 4.0. {credit}{url}",
             title(lang),
             sources.join("؛ ")
         ),
         Lang::En => format!(
-            "{PUBLISHER}, \"{}\", snapshot {id} of {date}. Sources: {}. Licence CC BY 4.0. {url}",
+            "{PUBLISHER}, \"{}\", snapshot {id} of {date}. Sources: {}. Licence CC BY 4.0. {credit}{url}",
             title(lang),
             sources.join("; ")
         ),
@@ -120,7 +131,7 @@ mod tests {
             downloads: Vec::new(),
         };
         let url = "https://ess.example/export/aggregate.csv?snapshot=000003&groupBy=region";
-        let c = cite(&manifest, Lang::Fr, url.into());
+        let c = cite(&manifest, Lang::Fr, url.into(), false);
         assert_eq!(
             c.text,
             "ESS Open Data, « Organisations de l'économie sociale et solidaire du Maroc », \
@@ -129,7 +140,10 @@ mod tests {
              (mutuals_acaps.json). Licence CC BY 4.0. https://ess.example/export/aggregate.csv?snapshot=000003&groupBy=region"
         );
         assert_eq!(c.url, url);
-        let ar = cite(&manifest, Lang::Ar, url.into());
+        let ar = cite(&manifest, Lang::Ar, url.into(), false);
         assert!(ar.text.contains("سجل التعاونيات") && ar.text.contains("000003"));
+        let census = cite(&manifest, Lang::En, url.into(), true);
+        assert!(census.text.contains("HCP, RGPH 2024"), "{}", census.text);
+        assert!(!c.text.contains("HCP"));
     }
 }

@@ -413,7 +413,11 @@ impl SnapshotEngine {
         let index = self.search.read().expect("lock").clone();
         match index {
             // A 0 byte separates keys in the index; no normalised word holds one.
-            Some(index) if words.iter().all(|w| !w.contains('\0')) => {
+            // The index holds no status: a status filter is answered by scanning.
+            Some(index)
+                if words.iter().all(|w| !w.contains('\0'))
+                    && request.filter.statuses.is_empty() =>
+            {
                 // A scan of up to the whole index: off the async threads, and stopped
                 // when this request is dropped (timed out, or its client gone).
                 let started = std::time::Instant::now();
@@ -596,6 +600,7 @@ fn filter_expr(filter: &Filter) -> Option<Expr> {
         any_of(c::REGION_CODE, filter.regions.clone()),
         any_of(c::PROVINCE_CODE, filter.provinces.clone()),
         any_of(c::SECTOR_CODE, filter.sectors.clone()),
+        any_of(c::STATUS, filter.statuses.clone()),
     ]
     .into_iter()
     .flatten()

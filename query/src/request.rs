@@ -53,6 +53,8 @@ pub struct Filter {
     pub founded_from: Option<i32>,
     /// Founding years, inclusive upper bound.
     pub founded_to: Option<i32>,
+    /// Statuses (`active`, `in_liquidation`, `dissolved`, `unknown`).
+    pub statuses: Vec<String>,
 }
 
 impl Filter {
@@ -72,6 +74,7 @@ impl Filter {
             sectors: norm(&self.sectors),
             founded_from: self.founded_from,
             founded_to: self.founded_to,
+            statuses: norm(&self.statuses),
         }
     }
 
@@ -96,6 +99,17 @@ impl Filter {
             &self.sectors,
             |c| r.sector(c).is_some(),
             || r.sectors().iter().map(|x| x.code.clone()).collect(),
+        )?;
+        check_codes(
+            "status",
+            &self.statuses,
+            |c| ess_schemas::Status::ALL.iter().any(|s| s.as_str() == c),
+            || {
+                ess_schemas::Status::ALL
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect()
+            },
         )?;
         if let (Some(from), Some(to)) = (self.founded_from, self.founded_to)
             && from > to

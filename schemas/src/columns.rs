@@ -309,6 +309,140 @@ pub const MEASURE_HEADINGS: &[(&str, [&str; 3])] = &[
     ),
 ];
 
+/// The census context of an aggregate, as CSV exports head it (`census=true`):
+/// (GraphQL name on `CensusContext`, headings in French, Arabic and English).
+pub const CENSUS_HEADINGS: &[(&str, [&str; 3])] = &[
+    (
+        "area",
+        ["Zone du recensement", "منطقة الإحصاء", "Census area"],
+    ),
+    (
+        "population",
+        [
+            "Population légale (RGPH 2024)",
+            "السكان القانونيون (إحصاء 2024)",
+            "Legal population (RGPH 2024)",
+        ],
+    ),
+    (
+        "populationWomen",
+        [
+            "Population municipale, femmes",
+            "السكان البلديون، نساء",
+            "Municipal population, women",
+        ],
+    ),
+    (
+        "populationMen",
+        [
+            "Population municipale, hommes",
+            "السكان البلديون، رجال",
+            "Municipal population, men",
+        ],
+    ),
+    (
+        "employed",
+        [
+            "Actifs occupés de 15 ans et plus",
+            "النشيطون المشتغلون البالغون 15 سنة فما فوق",
+            "Employed aged 15 and over",
+        ],
+    ),
+    (
+        "employedWomen",
+        ["Actives occupées", "النشيطات المشتغلات", "Employed women"],
+    ),
+    (
+        "employedMen",
+        [
+            "Actifs occupés, hommes",
+            "النشيطون المشتغلون، رجال",
+            "Employed men",
+        ],
+    ),
+    (
+        "organisationsPer100kInhabitants",
+        [
+            "Organisations pour 100 000 habitants",
+            "عدد الهيئات لكل 100000 نسمة",
+            "Organisations per 100,000 inhabitants",
+        ],
+    ),
+    (
+        "membersPer1000Inhabitants",
+        [
+            "Membres pour 1 000 habitants",
+            "الأعضاء لكل 1000 نسمة",
+            "Members per 1,000 inhabitants",
+        ],
+    ),
+    (
+        "membersWomenPer1000Women",
+        [
+            "Membres femmes pour 1 000 femmes",
+            "العضوات لكل 1000 امرأة",
+            "Women members per 1,000 women",
+        ],
+    ),
+    (
+        "employeesShareOfEmployed",
+        [
+            "Salariés / actifs occupés",
+            "الأجراء / النشيطون المشتغلون",
+            "Employees / employed",
+        ],
+    ),
+    (
+        "employeesWomenShareOfEmployedWomen",
+        [
+            "Salariées / actives occupées",
+            "الأجيرات / النشيطات المشتغلات",
+            "Women employees / employed women",
+        ],
+    ),
+    (
+        "employeesMenShareOfEmployedMen",
+        [
+            "Salariés hommes / actifs occupés hommes",
+            "الأجراء الذكور / النشيطون المشتغلون الذكور",
+            "Men employees / employed men",
+        ],
+    ),
+    (
+        "censusCooperativeMembers",
+        [
+            "Coopérateurs parmi les actifs occupés, selon le recensement",
+            "المتعاونون من بين النشيطين المشتغلين حسب الإحصاء",
+            "Cooperative members among the employed, census estimate",
+        ],
+    ),
+    (
+        "censusCooperativeMembersWomen",
+        [
+            "Coopératrices parmi les actives occupées, selon le recensement",
+            "المتعاونات من بين النشيطات المشتغلات حسب الإحصاء",
+            "Women cooperative members among the employed, census estimate",
+        ],
+    ),
+    (
+        "censusCooperativeMembersMen",
+        [
+            "Coopérateurs hommes parmi les actifs occupés, selon le recensement",
+            "المتعاونون الذكور من بين النشيطين المشتغلين حسب الإحصاء",
+            "Men cooperative members among the employed, census estimate",
+        ],
+    ),
+];
+
+/// A census heading in `lang`.
+pub fn census_heading(name: &str, lang: Lang) -> &'static str {
+    CENSUS_HEADINGS
+        .iter()
+        .find(|(m, _)| *m == name)
+        .map(|(_, h)| h[lang_index(lang)])
+        .unwrap_or("")
+}
+
 /// A measure's heading in `lang`.
 pub fn measure_heading(measure: &str, lang: Lang) -> &'static str {
     MEASURE_HEADINGS

@@ -6,6 +6,7 @@
 //! - [`values`]: integer, date, status and employees rules.
 //! - [`organisation`]: the canonical organisation, families, statuses, quality flags.
 //! - [`arrow_schema`]: the Arrow schema of the published tables and batch conversion.
+//! - [`census`]: the 2024 census (HCP) by country, region and province.
 //! - [`columns`]: what each published column means, with its headings (FR, AR, EN).
 //! - [`measures`]: aggregate measures.
 //! - [`layout`]: the snapshot layout, manifest and ingest report.
@@ -13,6 +14,7 @@
 //! - [`interner`]: distinct texts numbered, for dimension values held per row.
 
 pub mod arrow_schema;
+pub mod census;
 pub mod columns;
 pub mod error;
 pub mod interner;

@@ -324,3 +324,70 @@ async fn a_citations_permanent_link_gives_the_same_numbers_after_a_newer_snapsho
         "the snapshot served has other numbers"
     );
 }
+
+#[tokio::test]
+async fn a_status_filter_keeps_the_organisations_of_those_statuses() {
+    let client = sample_client().await;
+    let data = client
+        .data(
+            r#"{ all: aggregate(groupBy: [STATUS]) { rows { status organisations members } }
+                 active: aggregate(groupBy: [], filter: {status: ["active"]}) { total { organisations members } }
+                 two: aggregate(groupBy: [STATUS], filter: {status: ["dissolved", "in_liquidation"]}) { rows { status } }
+                 page: organisations(filter: {status: ["dissolved"]}, search: "cooperative", first: 1000) {
+                   totalCount edges { node { status } } } }"#,
+        )
+        .await;
+    let active = data["all"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["status"] == "active")
+        .unwrap();
+    assert_eq!(
+        data["active"]["total"]["organisations"],
+        active["organisations"]
+    );
+    assert_eq!(data["active"]["total"]["members"], active["members"]);
+    let statuses: Vec<_> = data["two"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].clone())
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s == "dissolved" || s == "in_liquidation"),
+        "{statuses:?}"
+    );
+    let page = data["page"]["edges"].as_array().unwrap();
+    assert!(
+        !page.is_empty(),
+        "dissolved cooperatives are found (by scanning)"
+    );
+    assert_eq!(
+        page.len() as u64,
+        data["page"]["totalCount"].as_u64().unwrap()
+    );
+    for e in page {
+        assert_eq!(e["node"]["status"], "dissolved");
+    }
+    let bad = client
+        .graphql(r#"{ aggregate(groupBy: [], filter: {status: ["closed"]}) { total { organisations } } }"#, Value::Null)
+        .await;
+    assert_eq!(bad["errors"][0]["extensions"]["code"], "INVALID_REQUEST");
+    assert!(
+        bad["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("in_liquidation")
+    );
+    let csv = read(
+        &client
+            .get("/export/aggregate.csv?groupBy=&status=active")
+            .await,
+        false,
+    );
+    assert_eq!(csv.records[1][0], active["organisations"].to_string());
+    assert!(csv.source.contains("status=active"), "{}", csv.source);
+}

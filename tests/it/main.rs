@@ -1,5 +1,6 @@
 //! Integration tests: one binary, linked once.
 
+mod census;
 mod conformance;
 mod downloads;
 mod expected;

@@ -126,3 +126,88 @@ fn the_same_seed_writes_the_same_bytes() {
         std::fs::read(other.path().join("cooperatives.csv")).unwrap()
     );
 }
+
+/// The registry's national picture at the end of November 2025: cooperatives,
+/// members, women members.
+const NATIONAL: [(&str, f64); 3] = [
+    ("organisations", 65_315.0),
+    ("members", 788_969.0),
+    ("membersWomen", 272_583.0),
+];
+
+#[tokio::test]
+async fn national_scale_synthetic_cooperatives_look_like_moroccos() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = synth(
+        &SynthOptions {
+            cooperatives: 65_315,
+            associations: 0,
+            mutuals: 0,
+            seed: 1,
+            ..options(dir.path().to_owned())
+        },
+        &Progress::default(),
+    )
+    .unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let out = IngestJob::builder()
+        .store(store.clone())
+        .sources(
+            truth
+                .files
+                .iter()
+                .map(|(family, path)| SourceFile::path(Family::parse(family).unwrap(), path)),
+        )
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    let engine = SnapshotEngine::open(store, out.manifest).await.unwrap();
+    let by_region = engine
+        .aggregate(&AggregateRequest {
+            group_by: vec![Dimension::Region],
+            filter: Default::default(),
+        })
+        .await
+        .unwrap();
+    let total = by_region.total().unwrap();
+    for (measure, want) in NATIONAL {
+        let got = match measure {
+            "organisations" => total.organisations,
+            "members" => total.members,
+            _ => total.members_women,
+        } as f64;
+        assert!(
+            (got - want).abs() / want <= 0.05,
+            "{measure}: {got} is not within 5% of {want}"
+        );
+    }
+    // Not every cooperative reports its employees by sex.
+    let coverage = total.gender_coverage().unwrap();
+    assert!(
+        (0.5..0.85).contains(&coverage),
+        "gender coverage {coverage}"
+    );
+    // Souss-Massa and Marrakech-Safi hold most cooperatives of women: their share of
+    // women members is above the country's.
+    let share = |s: &ess_schemas::measures::Sums| s.members_women as f64 / s.members as f64;
+    for region in ["MA-09", "MA-07"] {
+        let g = by_region
+            .group_list()
+            .iter()
+            .find(|g| g.key.region.as_deref() == Some(region))
+            .unwrap();
+        assert!(share(&g.sums) > share(&total) + 0.05, "{region}");
+    }
+    // Regions weighted by population: Casablanca-Settat, the most populous, has more
+    // cooperatives than Dakhla-Oued Ed-Dahab, the least.
+    let orgs = |code: &str| {
+        by_region
+            .group_list()
+            .iter()
+            .find(|g| g.key.region.as_deref() == Some(code))
+            .map_or(0, |g| g.sums.organisations)
+    };
+    assert!(orgs("MA-06") > 10 * orgs("MA-12"));
+}

@@ -3,14 +3,17 @@
 //! known has an empty code and the label "unknown" in the export's language; it is
 //! never dropped, so the rows add up to the total.
 
-use ess_query::{AggregateOutput, Dimension, GroupKey};
+use ess_query::{AggregateOutput, AggregateRequest, Dimension, GroupKey};
+use ess_schemas::census::Area;
 use ess_schemas::columns::{
-    MEASURE_HEADINGS, family_label, measure_heading, status_label, unknown_label,
+    CENSUS_HEADINGS, MEASURE_HEADINGS, census_heading, family_label, measure_heading, status_label,
+    unknown_label,
 };
 use ess_schemas::measures::Sums;
 use ess_schemas::{Lang, reference};
 
 use crate::export::csv::CsvChunks;
+use crate::graphql::census::area_of;
 
 /// A dimension's heading in French, Arabic and English.
 fn dimension_heading(d: Dimension, lang: Lang) -> &'static str {
@@ -37,8 +40,16 @@ fn code_heading(d: Dimension, lang: Lang) -> String {
     format!("{} ({code})", dimension_heading(d, lang))
 }
 
-/// Writes the heading and every group of `out`.
-pub fn write(csv: &mut CsvChunks, out: &AggregateOutput, lang: Lang) {
+/// Writes the heading and every group of `out` (of `request`); `census`: with each
+/// row's census context (`crate::graphql::census`: empty cells where the row's place
+/// is unknown).
+pub fn write(
+    csv: &mut CsvChunks,
+    out: &AggregateOutput,
+    request: &AggregateRequest,
+    lang: Lang,
+    census: bool,
+) {
     let mut heading = Vec::new();
     for d in &out.group_by {
         if *d == Dimension::FoundedYear {
@@ -53,6 +64,13 @@ pub fn write(csv: &mut CsvChunks, out: &AggregateOutput, lang: Lang) {
             .iter()
             .map(|(m, _)| measure_heading(m, lang).to_owned()),
     );
+    if census {
+        heading.extend(
+            CENSUS_HEADINGS
+                .iter()
+                .map(|(m, _)| census_heading(m, lang).to_owned()),
+        );
+    }
     csv.record(&heading);
     for group in out.group_list() {
         let mut row = Vec::with_capacity(heading.len());
@@ -60,7 +78,49 @@ pub fn write(csv: &mut CsvChunks, out: &AggregateOutput, lang: Lang) {
             push_dimension(&mut row, *d, &group.key, lang);
         }
         push_measures(&mut row, &group.sums, csv);
+        if census {
+            push_census(
+                &mut row,
+                area_of(request, &group.key, false),
+                &group.sums,
+                csv,
+            );
+        }
         csv.record(&row);
+    }
+}
+
+/// The census context, in [`CENSUS_HEADINGS`] order.
+fn push_census(row: &mut Vec<String>, area: Option<Area>, sums: &Sums, csv: &CsvChunks) {
+    let Some(area) = area else {
+        row.extend(std::iter::repeat_n(String::new(), CENSUS_HEADINGS.len()));
+        return;
+    };
+    let f = &area.figures;
+    let r = f.rates(sums);
+    row.push(area.code.clone());
+    for v in [
+        f.population,
+        f.population_women,
+        f.population_men,
+        f.employed,
+        f.employed_women,
+        f.employed_men,
+    ] {
+        row.push(v.to_string());
+    }
+    for v in [
+        r.organisations_per_100k_inhabitants,
+        r.members_per_1000_inhabitants,
+        r.members_women_per_1000_women,
+        r.employees_share_of_employed,
+        r.employees_women_share_of_employed_women,
+        r.employees_men_share_of_employed_men,
+        Some(f.cooperative_members),
+        Some(f.cooperative_members_women),
+        Some(f.cooperative_members_men),
+    ] {
+        row.push(v.map(|v| csv.format().decimal(v)).unwrap_or_default());
     }
 }
 

@@ -6,9 +6,11 @@
 //! family=cooperative           filters, as GraphQL's OrganisationFilter: a list is
 //! region=MA-09&region=MA-01    comma-separated or repeated
 //! province=… sector=…
+//! status=active,dissolved
 //! foundedFrom=2010 foundedTo=2020
 //! search=argan                 (organisations only)
 //! snapshot=000003              a snapshot's id (default: the one served)
+//! census=true                  (aggregate only) each row's 2024 census context
 //! lang=fr|ar|en                labels and headings (default fr)
 //! format=csv|excel-fr          (default csv)
 //! ```
@@ -37,6 +39,8 @@ pub struct ExportParams {
     pub lang: Lang,
     /// CSV dialect.
     pub format: CsvFormat,
+    /// Whether an aggregate carries the census context of each row.
+    pub census: bool,
 }
 
 impl Default for ExportParams {
@@ -50,6 +54,7 @@ impl Default for ExportParams {
             snapshot: None,
             lang: Lang::Fr,
             format: CsvFormat::Plain,
+            census: false,
         }
     }
 }
@@ -165,12 +170,20 @@ impl ExportParams {
                 ("region", _) => p.filter.regions.extend(list()),
                 ("province", _) => p.filter.provinces.extend(list()),
                 ("sector", _) => p.filter.sectors.extend(list()),
+                ("status", _) => p.filter.statuses.extend(list()),
                 ("foundedFrom", _) => p.filter.founded_from = Some(year(&value).map_err(err)?),
                 ("foundedTo", _) => p.filter.founded_to = Some(year(&value).map_err(err)?),
                 ("search", ExportKind::Organisations) => {
                     p.search = Some(value.to_string()).filter(|s| !s.trim().is_empty());
                 }
                 ("snapshot", _) => p.snapshot = Some(value.to_string()),
+                ("census", ExportKind::Aggregate) => {
+                    p.census = match value.as_ref() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => return Err(err(format!("{value:?} is not true or false"))),
+                    }
+                }
                 ("lang", _) => {
                     p.lang = match value.to_ascii_lowercase().as_str() {
                         "fr" => Lang::Fr,
@@ -240,6 +253,9 @@ impl ExportParams {
                 q.append_pair(name, &join(v));
             }
         }
+        if !f.statuses.is_empty() {
+            q.append_pair("status", &join(&f.statuses));
+        }
         if let Some(y) = f.founded_from {
             q.append_pair("foundedFrom", &y.to_string());
         }
@@ -251,6 +267,9 @@ impl ExportParams {
         }
         if self.lang != Lang::Fr {
             q.append_pair("lang", lang_name(self.lang));
+        }
+        if self.census {
+            q.append_pair("census", "true");
         }
         if self.format == CsvFormat::ExcelFr {
             q.append_pair("format", "excel-fr");
@@ -283,10 +302,10 @@ fn year(value: &str) -> Result<i32, String> {
 fn accepted(kind: ExportKind) -> &'static str {
     match kind {
         ExportKind::Aggregate => {
-            "groupBy, family, region, province, sector, foundedFrom, foundedTo, snapshot, lang, format"
+            "groupBy, family, region, province, sector, status, foundedFrom, foundedTo, snapshot, census, lang, format"
         }
         ExportKind::Organisations => {
-            "search, family, region, province, sector, foundedFrom, foundedTo, snapshot, lang, format"
+            "search, family, region, province, sector, status, foundedFrom, foundedTo, snapshot, lang, format"
         }
     }
 }

@@ -68,6 +68,8 @@ pub struct OrganisationFilter {
     pub sector: Option<Vec<String>>,
     /// Founding years.
     pub founded_year: Option<IntRange>,
+    /// Statuses: `active`, `in_liquidation`, `dissolved`, `unknown`.
+    pub status: Option<Vec<String>>,
 }
 
 impl OrganisationFilter {
@@ -87,6 +89,7 @@ impl OrganisationFilter {
             sectors: f.sector.unwrap_or_default(),
             founded_from: year.from,
             founded_to: year.to,
+            statuses: f.status.unwrap_or_default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`query`]: the query root and its resolvers.
 //! - [`types`]: the objects answers are made of.
+//! - [`census`]: the 2024 census beside an aggregate's rows.
 //! - [`inputs`]: enums and filters.
 //! - [`cursor`]: page cursors.
 //! - [`errors`]: errors as clients see them.
@@ -9,6 +10,7 @@
 //! What a request may cost is checked before it runs (`crate::limits::cost`), which
 //! replaces async-graphql's own depth and complexity limits.
 
+pub mod census;
 pub mod cursor;
 pub mod errors;
 pub mod inputs;

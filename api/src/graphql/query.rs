@@ -7,6 +7,7 @@ use ess_query::{AggregateRequest, GroupKey, OrganisationsRequest};
 use ess_schemas::reference;
 
 use crate::export::ExportParams;
+use crate::graphql::census::area_of;
 use crate::graphql::cursor::{decode_cursor, encode_cursor};
 use crate::graphql::errors::{coded, query_error};
 use crate::graphql::inputs::{Dimension, OrganisationFilter};
@@ -52,20 +53,31 @@ impl Query {
             .aggregate(&request)
             .await
             .map_err(query_error)?;
+        let look = ctx.look_ahead();
+        let uses_census = look.field("rows").field("census").exists()
+            || look.field("total").field("census").exists();
         let rows = out
             .group_list()
             .iter()
             .map(|g| AggregateRow {
+                area: uses_census
+                    .then(|| area_of(&request, &g.key, false))
+                    .flatten(),
                 key: g.key.clone(),
                 sums: g.sums,
             })
             .collect();
+        let total_key = GroupKey::default();
         Ok(Aggregate {
             rows,
             total: AggregateRow {
-                key: GroupKey::default(),
+                area: uses_census
+                    .then(|| area_of(&request, &total_key, true))
+                    .flatten(),
+                key: total_key,
                 sums: out.total().map_err(query_error)?,
             },
+            uses_census,
             snapshot: Snapshot {
                 manifest: served.engine.shared_manifest(),
             },

@@ -8,6 +8,7 @@ use ess_schemas::measures::Sums;
 use ess_schemas::reference;
 
 use crate::export::{ExportKind, ExportParams};
+use crate::graphql::census::CensusContext;
 use crate::graphql::errors::query_error;
 use crate::graphql::inputs::{Family, Lang};
 use crate::public_url::BaseUrl;
@@ -91,6 +92,8 @@ impl Sector {
 pub struct AggregateRow {
     pub(crate) key: GroupKey,
     pub(crate) sums: Sums,
+    /// The census area of its organisations, if known.
+    pub(crate) area: Option<ess_schemas::census::Area>,
 }
 
 #[Object]
@@ -151,6 +154,17 @@ impl AggregateRow {
     async fn women_employment_share(&self) -> Option<f64> {
         self.sums.women_employment_share()
     }
+    /// The 2024 census (HCP, RGPH 2024) beside these measures: of the row's region
+    /// or province when the aggregate groups by them, else of the filter's area (its
+    /// regions and provinces, or the whole country), so that rows grouped by family,
+    /// sector, founding year or status share their filter's denominator. Null when
+    /// the row's region or province is unknown.
+    async fn census(&self) -> Option<CensusContext> {
+        self.area.clone().map(|area| CensusContext {
+            area,
+            sums: self.sums,
+        })
+    }
 }
 
 /// An aggregate's answer.
@@ -161,6 +175,8 @@ pub struct Aggregate {
     pub(crate) snapshot: Snapshot,
     /// What was asked: the permanent link asks it again.
     pub(crate) request: ess_query::AggregateRequest,
+    /// Whether the answer holds census figures (its citation credits HCP).
+    pub(crate) uses_census: bool,
 }
 
 #[Object]
@@ -184,6 +200,7 @@ impl Aggregate {
         let params = ExportParams {
             group_by: self.request.group_by.clone(),
             filter: self.request.filter.clone(),
+            census: self.uses_census,
             ..ExportParams::default()
         };
         Citation::of(
@@ -192,6 +209,7 @@ impl Aggregate {
             lang,
             &params,
             ExportKind::Aggregate,
+            self.uses_census,
         )
     }
 }
@@ -212,6 +230,7 @@ impl Citation {
         lang: Lang,
         params: &ExportParams,
         kind: ExportKind,
+        census: bool,
     ) -> Citation {
         let base = base(ctx);
         let path = match kind {
@@ -226,7 +245,7 @@ impl Citation {
             "{base}/export/{path}.csv?{}",
             params.permanent_query(&manifest.snapshot_id, kind)
         );
-        let c = crate::citation::cite(manifest, lang.into(), url);
+        let c = crate::citation::cite(manifest, lang.into(), url, census);
         Citation {
             text: c.text,
             url: c.url,
@@ -589,6 +608,7 @@ impl OrganisationConnection {
             lang,
             &self.asked,
             ExportKind::Organisations,
+            false,
         )
     }
 }

@@ -62,7 +62,7 @@ async fn aggregate_csv(
     .map_err(query_problem)?;
     let citation = citation(http, headers, &params, &served, ExportKind::Aggregate);
     let mut csv = CsvChunks::new(params.format, &citation.text);
-    export::aggregate::write(&mut csv, &out, params.lang);
+    export::aggregate::write(&mut csv, &out, &request, params.lang, params.census);
     let mut response = Body::from(csv.take()).into_response();
     csv_headers(&mut response, &params, &served, &citation, "aggregate");
     Ok(response)
@@ -152,7 +152,7 @@ fn citation(
         "{base}/export/{path}.csv?{}",
         params.permanent_query(&m.snapshot_id, kind)
     );
-    cite(m, params.lang, url)
+    cite(m, params.lang, url, params.census)
 }
 
 fn csv_headers(
