@@ -463,7 +463,7 @@ async fn demo(
     serve(state, addr, Some(DEMO_HINT)).await
 }
 
-const DEMO_HINT: &str = r#"Open GraphiQL at the address above, /graphql, and try:
+const DEMO_HINT: &str = r#"Open the dashboard at the address above (/), or GraphiQL at /graphql, and try:
 
   {
     aggregate(groupBy: [REGION], filter: {family: [COOPERATIVE], sector: ["ARGAN"]}) {
@@ -480,7 +480,7 @@ pub async fn serve(state: AppState, addr: &str, hint: Option<&str>) -> Result<()
     let local = listener.local_addr()?;
     let snapshot = state.current().manifest().snapshot_id.clone();
     print_text(&format!(
-        "snapshot {snapshot} of {}: listening on http://{local} (GraphiQL at http://{local}/graphql)\n",
+        "snapshot {snapshot} of {}: listening on http://{local} (dashboard at http://{local}/, GraphiQL at http://{local}/graphql)\n",
         state.store.url
     ));
     if let Some(h) = hint {

@@ -12,8 +12,30 @@ use ess_api::store::AwsSettings;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     // Logging is set up by `cli::run`, once the flags are read.
-    cli::run(std::env::args_os(), AwsSettings::from_env()).await?;
-    Ok(())
+    match cli::run(std::env::args_os(), AwsSettings::from_env()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Says what went wrong, once: the error, then each cause its message does not
+/// already say. No backtrace: a person reads this, and a failure of `ess` itself is
+/// logged where it happens.
+fn report(e: &(dyn std::error::Error + 'static)) {
+    use std::io::Write;
+    let mut text = format!("error: {e}");
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text.push_str(&format!("\n  caused by: {said}"));
+        }
+        cause = c.source();
+    }
+    let _ = writeln!(std::io::stderr(), "{text}");
 }

@@ -49,6 +49,55 @@ fn ingest_then_info() {
 }
 
 #[test]
+fn a_file_passed_with_the_wrong_flag_is_named_as_what_it_is_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store").display().to_string();
+    let files = sample_args(dir.path());
+    let path = |name: &str| files.iter().find(|f| f.ends_with(name)).unwrap().clone();
+    for (flag, file, looks_like, fits) in [
+        (
+            "--cooperatives",
+            "associations_2025.xlsx",
+            "an XLSX workbook",
+            "--associations",
+        ),
+        ("--cooperatives", "mutuals_acaps.json", "JSON", "--mutuals"),
+        (
+            "--mutuals",
+            "cooperatives_2024.csv",
+            "CSV text",
+            "--cooperatives",
+        ),
+        (
+            "--associations",
+            "cooperatives_2024.csv",
+            "CSV text",
+            "--cooperatives",
+        ),
+        (
+            "--associations",
+            "mutuals_sante.ndjson",
+            "JSON",
+            "--mutuals",
+        ),
+    ] {
+        let out = ess_with(
+            &["ingest", "--store", &store, flag, &path(file)],
+            &[("RUST_BACKTRACE".into(), "1".into())],
+        );
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("looks like {looks_like}"))
+                && err.contains(&format!("pass it with {fits}")),
+            "{flag} {file}: {err}"
+        );
+        assert_eq!(err.matches(file).count(), 1, "said once: {err}");
+        assert!(!err.contains("backtrace") && !err.contains("PK"), "{err}");
+    }
+}
+
+#[test]
 fn failures_exit_non_zero_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");

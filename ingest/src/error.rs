@@ -19,6 +19,18 @@ pub enum IngestError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A file passed with a flag for another kind of file.
+    #[error("{file} looks like {looks_like}, not what {flag} takes: {advice}")]
+    WrongKind {
+        /// The file.
+        file: String,
+        /// The flag it was passed with.
+        flag: &'static str,
+        /// What it looks like.
+        looks_like: &'static str,
+        /// What to do.
+        advice: String,
+    },
     /// A required column is not among the file's headers.
     #[error(
         "{file}: no column for `{field}` (expected a header such as {expected}); headers found: {found}"

@@ -187,6 +187,9 @@ impl IngestJob {
             })?;
 
         let local = materialise(&self.sources, dir.path(), &self.retry).await?;
+        for s in &local {
+            crate::file_kind::check_kind(s)?;
+        }
         let mut total = 0;
         for s in &local {
             total += s.data.len().map_err(|source| IngestError::Io {

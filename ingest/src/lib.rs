@@ -9,6 +9,7 @@ mod dedup;
 pub mod downloads;
 pub mod error;
 pub mod fields;
+pub mod file_kind;
 pub mod job;
 pub mod normalize;
 mod parquet_out;
