@@ -314,3 +314,10 @@ export function date(iso) {
   if (Number.isNaN(d.getTime())) return iso;
   return new Intl.DateTimeFormat(LOCALES[current], { dateStyle: "long", timeZone: "UTC" }).format(d);
 }
+
+/** A size in bytes, in kB or MB as the locale writes them. */
+export function bytes(n) {
+  if (n == null) return t("unknownLower");
+  const [unit, v] = n >= 1e6 ? ["megabyte", n / 1e6] : ["kilobyte", n / 1e3];
+  return nf({ style: "unit", unit, maximumFractionDigits: v >= 10 ? 0 : 1 }).format(v);
+}
