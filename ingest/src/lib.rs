@@ -15,7 +15,7 @@ pub mod normalize;
 mod parquet_out;
 pub mod progress;
 pub mod readers;
-mod rollup_spill;
+pub mod rollup;
 pub mod samples;
 pub mod source;
 pub mod stage;

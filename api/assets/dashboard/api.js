@@ -65,18 +65,34 @@ function dashboardQuery(withReference) {
     (b) => `${b.key}: aggregate(groupBy: [${b.dimension}], filter: $f, snapshot: $s) {
     rows { ${b.field} ${MEASURES} } ${CITED} }`,
   );
-  return `query Dashboard($f: OrganisationFilter, $s: String) {
+  // Cooperatives per group: only they report women members, so a group without
+  // any has its women members unknown (not zero).
+  const coops = BREAKDOWNS.filter((b) => b.key !== "family").map(
+    (b) => `coop_${b.key}: aggregate(groupBy: [${b.dimension}], filter: $fc, snapshot: $s) @include(if: $coops) {
+    rows { ${b.field} organisations } }`,
+  );
+  return `query Dashboard($f: OrganisationFilter, $fc: OrganisationFilter, $coops: Boolean!, $s: String) {
   ${withReference ? REFERENCE : ""}
   all: aggregate(groupBy: [], filter: $f, snapshot: $s) {
     total { ${MEASURES} } ${CITED}
     snapshot { downloads { name url bytes rows } } }
   ${parts.join("\n  ")}
+  ${coops.join("\n  ")}
 }`;
 }
 
-/** The aggregates of `filter` in `snapshot` (null: the one served), and the reference lists if asked. */
-export function fetchDashboard(filter, snapshot, withReference) {
-  return gql(dashboardQuery(withReference), { f: filter, s: snapshot || null });
+/**
+ * The aggregates of `filter` in `snapshot` (null: the one served), and the reference
+ * lists if asked; `coopFilter`: the same filter on cooperatives only (null when the
+ * filter has none).
+ */
+export function fetchDashboard(filter, coopFilter, snapshot, withReference) {
+  return gql(dashboardQuery(withReference), {
+    f: filter,
+    fc: coopFilter || {},
+    coops: Boolean(coopFilter),
+    s: snapshot || null,
+  });
 }
 
 const DIFF = `query Changes($from: String!, $to: String!) {

@@ -76,6 +76,12 @@ function filterOf(st) {
   return Object.keys(f).length ? f : null;
 }
 
+/** The same filter on cooperatives only; null when it lets none in. */
+function coopFilterOf(st) {
+  if (st.family && st.family !== "cooperative") return null;
+  return { ...(filterOf(st) || {}), family: ["COOPERATIVE"] };
+}
+
 /** What the numbers depend on (language, measure and scale do not). */
 function dataKey(st) {
   return JSON.stringify([st.snapshot, ...FILTER_KEYS.map((k) => st[k])]);
@@ -273,7 +279,7 @@ async function update() {
     $("#status").textContent = t("loading");
     let data;
     try {
-      data = await fetchDashboard(filterOf(asked), asked.snapshot, !ref);
+      data = await fetchDashboard(filterOf(asked), coopFilterOf(asked), asked.snapshot, !ref);
     } catch (e) {
       if (mine !== seq) return;
       if (!ref && asked.snapshot) {
@@ -356,16 +362,49 @@ function cooperatives(answer) {
   return row ? row.organisations : 0;
 }
 
-function viewOf(answer, dimensionLabel) {
+/** The key of a row of breakdown `b`: a code, a year, a status, or "unknown". */
+function keyOf(b, row) {
+  switch (b) {
+    case "family":
+      return row.family ? row.family.toLowerCase() : "unknown";
+    case "region":
+      return row.region ? row.region.code : "unknown";
+    case "sector":
+      return row.sector ? row.sector.code : "unknown";
+    case "year":
+      return row.foundedYear != null ? String(row.foundedYear) : "unknown";
+    case "status":
+      return row.status && row.status !== "unknown" ? row.status : "unknown";
+    default:
+      return "unknown";
+  }
+}
+
+/** Cooperatives per group of breakdown `b` (a Map), from the answer. */
+function coopsPerGroup(answer, b) {
+  answer.coopMaps ??= {};
+  if (!answer.coopMaps[b]) {
+    const agg = answer[`coop_${b}`];
+    answer.coopMaps[b] = new Map(agg ? agg.rows.map((r) => [keyOf(b, r), r.organisations]) : []);
+  }
+  return answer.coopMaps[b];
+}
+
+function viewOf(answer, dimensionLabel, b) {
   const coops = cooperatives(answer);
   const all = answer.all.total.organisations;
-  const noWomen = coops === 0 && all > 0;
+  const perGroup = b && b !== "family" ? coopsPerGroup(answer, b) : null;
   return {
     measure: st.measure,
     scale: st.scale,
     dimensionLabel,
     womenLabel: coops < all ? `${t("membersWomen")} (${t("cooperative").toLowerCase()})` : t("membersWomen"),
-    womenUnknown: (item) => (item && item.family ? item.family !== "cooperative" : noWomen),
+    // Women members are unknown where no cooperative is counted: only they report them.
+    womenUnknown: (item) => {
+      if (item && item.family) return item.family !== "cooperative";
+      if (!item || item.key === "total" || !perGroup) return coops === 0;
+      return !perGroup.get(item.key);
+    },
   };
 }
 
@@ -481,7 +520,7 @@ function sortByValue(items, plot) {
 function sectorItems(answer) {
   return answer.sector.rows.map((row) =>
     row.sector
-      ? { key: row.sector.code, label: nameOf(ref.sectors, row.sector.code), row }
+      ? { key: keyOf("sector", row), label: nameOf(ref.sectors, row.sector.code), row }
       : { key: "unknown", label: t("unknown"), row, unknown: true },
   );
 }
@@ -504,7 +543,7 @@ function statusItems(answer) {
 }
 
 function renderBars(answer, key, title, dimensionLabel, items) {
-  const view = viewOf(answer, dimensionLabel);
+  const view = viewOf(answer, dimensionLabel, key);
   const plot = plotted(view);
   if (key === "sector") sortByValue(items, plot);
   const sec = section(key);
@@ -515,7 +554,7 @@ function renderBars(answer, key, title, dimensionLabel, items) {
 }
 
 function renderRegion(answer) {
-  const view = viewOf(answer, t("region"));
+  const view = viewOf(answer, t("region"), "region");
   const plot = plotted(view);
   const items = answer.region.rows.map((row) =>
     row.region
@@ -545,7 +584,7 @@ function renderRegion(answer) {
 }
 
 function renderYear(answer) {
-  const view = viewOf(answer, t("founded"));
+  const view = viewOf(answer, t("founded"), "year");
   const plot = plotted(view);
   const items = answer.year.rows
     .map((row) =>

@@ -249,9 +249,8 @@ export function tileMap(regionNames, itemsByCode, plot, { selected, inFilter, on
   const legendList = h("ol", { class: "legend-scale" });
   legendList.append(h("li", null, h("span", { class: "swatch q0" }), plot.format(0)));
   for (let q = 1; q <= CLASSES; q++) {
-    const lo = (max * (q - 1)) / CLASSES;
     const hi = (max * q) / CLASSES;
-    legendList.append(h("li", null, h("span", { class: `swatch q${q}` }), `${plot.format(lo)} – ${plot.format(hi)}`));
+    legendList.append(h("li", null, h("span", { class: `swatch q${q}` }), `≤ ${plot.format(hi)}`));
   }
   legend.append(legendList);
   return h("div", { class: "tilemap-wrap" }, grid, max > 0 ? legend : null);

@@ -33,12 +33,13 @@ use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::rollup::{RollupBuilder, RollupKeyer, RollupRows};
 use arrow::array::{Int64Builder, RecordBatch, StringBuilder};
 use ess_schemas::arrow_schema::{
     OrganisationBatchBuilder, col, organisation_schema, quarantine_schema,
 };
 use ess_schemas::layout::FileReport;
-use ess_schemas::rollup::{RollupBuilder, RollupKeyer, RollupRows, rollup_schema};
+use ess_schemas::rollup::rollup_schema;
 use ess_schemas::{Family, QualityFlag, reference};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -52,7 +53,7 @@ use crate::parquet_out::ParallelWriter;
 use crate::progress::Progress;
 use crate::readers::text::{TextEncoding, detect_encoding};
 use crate::readers::{CountingReader, ReadSummary, RowSink, csv, json, xlsx};
-use crate::rollup_spill::{FileSpill, ROLLUP_BUDGET};
+use crate::rollup::{FileSpill, ROLLUP_BUDGET};
 use crate::source::{HashingReader, LocalData};
 
 /// Rows per record batch (of normalised rows, and of the quarantine).

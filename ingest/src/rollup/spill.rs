@@ -1,12 +1,12 @@
 //! Where the rollup puts the groups it stops holding in memory once past its budget: one
 //! temporary file of runs, read back when the rollup is written (see
-//! [`ess_schemas::rollup::RollupBuilder::with_spill`]).
+//! [`super::RollupBuilder::with_spill`]).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use ess_schemas::rollup::RollupSpill;
+use super::RollupSpill;
 
 /// Room for groups (the capacity of the rollup's tables, ~100 bytes a group) held in
 /// memory at most while an ingest runs: at most ~13 MiB of tables, where 10M synthetic
