@@ -321,13 +321,29 @@ fn kill_rounds(
     let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
 
-    // Deterministic "random" kill points, from early parsing to the end of publishing.
+    // How long one ingest of the big file takes here, so that the kills land inside
+    // ingests: deterministic "random" points from 5% to 95% of it, from early parsing
+    // to the end of publishing.
+    let started = std::time::Instant::now();
+    let out = ess_with(
+        &[
+            "ingest",
+            "--store",
+            store,
+            "--cooperatives",
+            big.to_str().unwrap(),
+        ],
+        env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let whole = started.elapsed().as_millis() as u64;
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut interrupted = 0;
     for round in 0..rounds {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let delay = std::time::Duration::from_millis(50 + seed % 4000);
+        let delay = std::time::Duration::from_millis(whole * (5 + seed % 90) / 100);
         let mut child = Command::new(env!("CARGO_BIN_EXE_ess"))
             .args([
                 "ingest",
@@ -345,7 +361,11 @@ fn kill_rounds(
             .unwrap();
         std::thread::sleep(delay);
         let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        let status = child.wait().unwrap();
+        // Killed, not finished: no exit code.
+        if status.code().is_none() {
+            interrupted += 1;
+        }
 
         let out = ess_with(&["info", "--store", store, "--json"], env);
         assert!(
@@ -354,6 +374,11 @@ fn kill_rounds(
             text(&out.stderr)
         );
     }
+
+    assert!(
+        interrupted * 2 >= rounds,
+        "only {interrupted} of {rounds} kills interrupted an ingest (one takes {whole} ms)"
+    );
 
     let out = ess_with(&["vacuum", "--store", store, "--retention", "0s"], env);
     assert!(out.status.success(), "{}", text(&out.stderr));
