@@ -302,3 +302,70 @@ async fn parquet_extracts_download() {
     let missing = client.get("/downloads/999999/x.parquet").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_dashboard_and_its_assets_come_from_the_binary_under_hashed_names() {
+    let client = sample_client().await;
+    let page = client.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.content_type, "text/html; charset=utf-8");
+    assert_eq!(page.header("cache-control"), "no-cache");
+    let csp = page.header("content-security-policy");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let html = String::from_utf8(page.body.clone()).unwrap();
+    let assets: Vec<&str> = html
+        .match_indices("/assets/")
+        .map(|(i, _)| {
+            let rest = &html[i..];
+            &rest[..rest.find(['"', '\'']).unwrap()]
+        })
+        .collect();
+    assert!(assets.len() >= 2, "{html}");
+    for asset in &assets {
+        // `name.<8 hex>.ext`
+        let file = asset.trim_start_matches("/assets/");
+        let parts: Vec<&str> = file.split('.').collect();
+        assert!(
+            parts.len() == 3 && parts[1].len() == 8,
+            "{file} is content-hashed"
+        );
+        let got = client.get(asset).await;
+        assert_eq!(got.status, StatusCode::OK, "{asset}");
+        assert_eq!(
+            got.header("cache-control"),
+            "public, max-age=31536000, immutable"
+        );
+        // What an asset imports is hashed too.
+        let text = String::from_utf8_lossy(&got.body);
+        for (i, _) in text.match_indices("/assets/") {
+            let name = &text[i + 8..];
+            let name = &name[..name.find(['"', '\'']).unwrap_or(name.len())];
+            assert_eq!(name.split('.').count(), 3, "{asset} refers to {name}");
+        }
+    }
+    // Revalidation, and nothing else under /assets.
+    let etag = page.header("etag").to_owned();
+    let again = client
+        .send(
+            axum::http::Request::get("/")
+                .header("if-none-match", &etag)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    for missing in [
+        "/assets/app.js",
+        "/assets/..%2Fschema.graphql",
+        "/assets/nope.00000000.js",
+    ] {
+        assert_eq!(
+            client.get(missing).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 // scale redraws from the answer already in hand (names and citations come in FR, AR
 // and EN at once), with no request.
 
-import { t, setLang, lang, LANGS, int, pct, pctSmall, ratio, date, bytes } from "/assets/i18n.js";
+import { t, setLang, lang, LANGS, int, pct, date, bytes } from "/assets/i18n.js";
 import { fetchDashboard, fetchDiff } from "/assets/api.js";
 import { h, table, source, bars, tileMap, yearChart, plotted, MEASURES, REGION_CODES } from "/assets/charts.js";
 
@@ -172,7 +172,7 @@ function syncControls() {
   if (!ref) return;
   const snapshots = ref.snapshots.map((s, i) => [
     s.id,
-    `${s.id} — ${date(s.createdAt)} — ${int(s.organisations)} ${t("organisations").toLowerCase()}${i === 0 ? ` (${t("latest")})` : ""}`,
+    `${s.id} — ${date(s.createdAt)} — ${t("orgCount", { n: int(s.organisations) })}${i === 0 ? ` (${t("latest")})` : ""}`,
   ]);
   fillSelect($("#f-snapshot"), snapshots, st.snapshot);
   fillSelect($("#f-family"), [["", t("allF")], ...FAMILIES.map((f) => [f, familyLabel(f)])], st.family);
@@ -190,8 +190,11 @@ function syncControls() {
     Object.keys(MEASURES).map((m) => [m, t(m)]),
     st.measure,
   );
-  $("#f-from").value = st.foundedFrom;
-  $("#f-to").value = st.foundedTo;
+  // A year being typed is left alone (its change applies it).
+  for (const [id, v] of [["#f-from", st.foundedFrom], ["#f-to", st.foundedTo]]) {
+    const input = $(id);
+    if (input !== document.activeElement && input.value !== v) input.value = v;
+  }
   for (const r of document.querySelectorAll('input[name="scale"]')) r.checked = r.value === st.scale;
 }
 
@@ -315,6 +318,7 @@ async function update() {
   shown = answer;
   render(answer);
   let diff = null;
+  let diffError = null;
   const prev = previousSnapshot(answer.all.snapshot.id);
   if (prev) {
     diff = diffs.get(answer.all.snapshot.id);
@@ -323,14 +327,13 @@ async function update() {
         diff = await fetchDiff(prev.id, answer.all.snapshot.id);
         diffs.set(answer.all.snapshot.id, diff);
       } catch (e) {
-        if (mine !== seq) return;
-        showError(e);
-        return;
+        // The figures stand without it: the changes section says what failed.
+        diffError = e;
       }
       if (mine !== seq) return;
     }
   }
-  renderChanges(diff, prev);
+  renderChanges(diff, prev, diffError);
   $("#status").textContent = "";
   $("#main").removeAttribute("aria-busy");
   root.dataset.state = "ready";
@@ -390,9 +393,16 @@ function coopsPerGroup(answer, b) {
   return answer.coopMaps[b];
 }
 
+/** Women members of the whole selection are unknown: it counts organisations, none a cooperative. */
+function womenUnknownAll(answer) {
+  if (st.family && st.family !== "cooperative") return true;
+  return cooperatives(answer) === 0 && answer.all.total.organisations > 0;
+}
+
 function viewOf(answer, dimensionLabel, b) {
   const coops = cooperatives(answer);
   const all = answer.all.total.organisations;
+  const noWomen = womenUnknownAll(answer);
   const perGroup = b && b !== "family" ? coopsPerGroup(answer, b) : null;
   return {
     measure: st.measure,
@@ -402,7 +412,7 @@ function viewOf(answer, dimensionLabel, b) {
     // Women members are unknown where no cooperative is counted: only they report them.
     womenUnknown: (item) => {
       if (item && item.family) return item.family !== "cooperative";
-      if (!item || item.key === "total" || !perGroup) return coops === 0;
+      if (!item || item.key === "total" || !perGroup) return noWomen;
       return !perGroup.get(item.key);
     },
   };
@@ -432,7 +442,7 @@ function renderHeadline(answer) {
   const r = answer.all.total;
   const per = st.scale === "population" && r.census;
   const coops = cooperatives(answer);
-  const womenKnown = coops > 0 || r.organisations === 0;
+  const womenKnown = !womenUnknownAll(answer);
   const perLine = (m) => (per ? `${MEASURES[m].perFormat(MEASURES[m].per(r))} — ${MEASURES[m].perLabel().toLowerCase()}` : null);
   const unsplit = r.employees - r.employeesWomen - r.employeesMen;
   const coverage = r.genderCoverage;
@@ -507,7 +517,10 @@ function caption(chartTitle, plot, answer) {
 }
 
 function noteText(plot) {
-  return st.scale === "population" ? `${plot.label}. ${t("perPopulationColumns")}` : `${plot.label}.`;
+  const notes = [`${plot.label}.`];
+  if (st.measure === "membersWomen") notes.push(t("womenChartNote"));
+  if (st.scale === "population") notes.push(t("perPopulationColumns"));
+  return notes.join(" ");
 }
 
 function sortByValue(items, plot) {
@@ -563,6 +576,7 @@ function renderRegion(answer) {
   );
   const byCode = new Map(items.filter((i) => !i.unknown).map((i) => [i.key, i]));
   const sec = section("region");
+  const focused = document.activeElement && document.activeElement.closest ? document.activeElement.closest("button[data-region]") : null;
   sec.part("note").textContent = noteText(plot);
   sec.part("chart").replaceChildren(
     tileMap(regionNames(), byCode, plot, {
@@ -577,6 +591,11 @@ function renderRegion(answer) {
       },
     }),
   );
+  if (focused) {
+    // The tiles were drawn anew: keep the keyboard's place on the one it was on.
+    const again = sec.el.querySelector(`button[data-region="${focused.dataset.region}"]`);
+    if (again) again.focus({ preventScroll: true });
+  }
   const unknown = items.find((i) => i.unknown);
   sec.part("unknown").textContent = unknown ? t("unknownRegion", { n: int(unknown.row.organisations) }) : "";
   sec.part("table").replaceChildren(table("region", caption(t("byRegion"), plot, answer), items, answer.all.total, view));
@@ -602,8 +621,12 @@ function renderYear(answer) {
   sec.part("source").replaceChildren(source(t("byYear"), answer.year[lang()]));
 }
 
-function renderChanges(diff, prev) {
+function renderChanges(diff, prev, error) {
   const body = $("#changes [data-part=body]");
+  if (error) {
+    body.replaceChildren(h("p", { class: "field-error", "data-diff": "error" }, t("error", { msg: error.message || String(error) })));
+    return;
+  }
   if (!prev || !diff) {
     body.replaceChildren(h("p", { "data-diff": "none" }, t("firstSnapshot")));
     return;
@@ -654,10 +677,12 @@ function renderChanges(diff, prev) {
   );
   const others = st.province || st.sector || st.status || st.foundedFrom || st.foundedTo;
   body.replaceChildren(
-    h("p", null, t("diffBetween", { from: diff.from.id, fromDate: when(diff.from.id), to: diff.to.id, toDate: when(diff.to.id) })),
-    summary,
-    tbl,
-    others ? h("p", { class: "help" }, t("diffScope")) : null,
+    ...[
+      h("p", null, t("diffBetween", { from: diff.from.id, fromDate: when(diff.from.id), to: diff.to.id, toDate: when(diff.to.id) })),
+      summary,
+      tbl,
+      others ? h("p", { class: "help" }, t("diffScope")) : null,
+    ].filter(Boolean),
   );
 }
 

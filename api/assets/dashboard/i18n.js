@@ -177,7 +177,7 @@ const S = {
   noData: { fr: "Aucune organisation pour ce choix.", ar: "لا توجد أي هيئة لهذا الاختيار.", en: "No organisation for this choice." },
   legend: { fr: "Légende", ar: "مفتاح الألوان", en: "Legend" },
   peak: { fr: "maximum : {v} ({year})", ar: "الحد الأقصى: {v} ({year})", en: "peak: {v} ({year})" },
-  tableCaption: { fr: "{chart} — {measure}. {scope}.", ar: "{chart} — {measure}. {scope}.", en: "{chart} — {measure}. {scope}." },
+  tableCaption: { fr: "{chart} — {scope}", ar: "{chart} — {scope}", en: "{chart} — {scope}" },
   total: { fr: "Total", ar: "المجموع", en: "Total" },
   perPopulationColumns: {
     fr: "Les rapports à la population utilisent le recensement 2024 (HCP, RGPH 2024) de la zone de chaque ligne, ou de la zone filtrée.",
@@ -187,7 +187,6 @@ const S = {
   csv: { fr: "Télécharger ces chiffres (CSV)", ar: "تحميل هذه الأرقام (CSV)", en: "Download these figures (CSV)" },
   csvExcel: { fr: "CSV pour Excel (français)", ar: "CSV لبرنامج Excel (بالفرنسية)", en: "CSV for Excel (French)" },
   cite: { fr: "Citer ces chiffres", ar: "الاستشهاد بهذه الأرقام", en: "Cite these figures" },
-  permalink: { fr: "Lien permanent", ar: "رابط دائم", en: "Permanent link" },
   // changes
   changes: { fr: "Évolution depuis l'instantané précédent", ar: "التغير منذ النسخة السابقة", en: "Changes since the previous snapshot" },
   firstSnapshot: {
@@ -222,6 +221,12 @@ const S = {
     en: "Every organisation, as Parquet, with the columns' description (Data Package) and DCAT metadata.",
   },
   rows: { fr: "{n} lignes", ar: "{n} سطر", en: "{n} rows" },
+  orgCount: { fr: "{n} organisations", ar: "{n} هيئة", en: "{n} organisations" },
+  womenChartNote: {
+    fr: "Seules les coopératives déclarent leurs membres femmes : « inconnu » là où aucune coopérative n'est comptée.",
+    ar: "التعاونيات وحدها تصرح بعدد العضوات: «غير معروف» حيث لا توجد أي تعاونية.",
+    en: "Only cooperatives report women members: “unknown” where no cooperative is counted.",
+  },
   about: { fr: "À propos des chiffres", ar: "حول الأرقام", en: "About the figures" },
   about1: {
     fr: "Les sommes (membres, salariés) portent sur les organisations qui déclarent la valeur ; une part calculée sur une partie des organisations le dit, et une valeur inconnue est affichée « inconnu », jamais zéro.",
@@ -303,6 +308,7 @@ export function pctSmall(x) {
 /** A ratio such as organisations per 100,000 inhabitants. */
 export function ratio(x) {
   if (x == null) return t("unknownLower");
+  if (x > 0 && x < 1) return nf({ maximumSignificantDigits: 2 }).format(x);
   const digits = x >= 100 ? 0 : x >= 10 ? 1 : 2;
   return nf({ maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(x);
 }

@@ -1,4 +1,5 @@
-//! The HTTP surface: `/graphql` (POST, GET queries and GraphiQL), GraphiQL's assets,
+//! The HTTP surface: the dashboard (`/`, `/assets/…`), `/graphql` (POST, GET queries
+//! and GraphiQL), GraphiQL's assets,
 //! `/downloads`, `/export`, and for operators `/healthz`, `/readyz` and `/metrics`.
 //!
 //! Every request gets an id, a span and an access-log line (`access`). Public routes
@@ -10,6 +11,7 @@
 //! - [`graphql`]: the GraphQL handlers (parse, cost, lanes, timeout, ETag).
 //! - [`apq`]: automatic persisted queries.
 //! - [`documents`]: parsed documents, kept by their text.
+//! - [`dashboard`]: the public dashboard at `/`, its assets under content-hashed names.
 //! - [`graphiql`]: the vendored GraphiQL page.
 //! - [`downloads`]: a snapshot's files, with ranges and revalidation ([`ranges`]).
 //! - [`export`]: CSV exports.
@@ -18,6 +20,7 @@
 
 pub mod access;
 pub mod apq;
+pub mod dashboard;
 pub mod documents;
 pub mod downloads;
 pub mod export;
@@ -87,6 +90,8 @@ pub fn app(state: AppState) -> Router {
     forget_quiet_clients(&http.rates);
 
     let public = Router::new()
+        .route("/", get(dashboard::page))
+        .route("/assets/{name}", get(dashboard::asset))
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/downloads", get(downloads::current))
