@@ -126,7 +126,7 @@ fn part_family(path: &Path, meta: &ParquetMetaData) -> Result<Option<Family>> {
     use parquet::file::statistics::Statistics;
     let broken = |why: &str| IngestError::Encode {
         what: format!("the download files, from {}", path.display()),
-        message: why.to_owned(),
+        source: why.to_owned().into(),
     };
     let column = meta
         .file_metadata()
@@ -178,7 +178,7 @@ fn hex(digest: &[u8]) -> String {
 fn parquet_err(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> IngestError + '_ {
     move |e| IngestError::Encode {
         what: format!("the download file {}", path.display()),
-        message: e.to_string(),
+        source: Box::new(e),
     }
 }
 

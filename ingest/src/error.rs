@@ -46,12 +46,12 @@ pub enum IngestError {
         found: String,
     },
     /// An XLSX workbook could not be read.
-    #[error("{file}: not a readable XLSX workbook: {message}")]
+    #[error("{file}: not a readable XLSX workbook: {source}")]
     Xlsx {
         /// The file.
         file: String,
         /// What the parser said.
-        message: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// No header row was found in an XLSX sheet.
     #[error(
@@ -88,12 +88,12 @@ pub enum IngestError {
         source: std::io::Error,
     },
     /// Encoding record batches failed.
-    #[error("writing {what} failed: {message}")]
+    #[error("writing {what} failed: {source}")]
     Encode {
         /// What was being written.
         what: String,
         /// The cause.
-        message: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The object store failed.
     #[error("object store: {operation} `{path}` failed: {source}")]

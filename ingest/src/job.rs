@@ -552,7 +552,7 @@ async fn data_file(local: &Path, path: String) -> Result<DataFile> {
             .parse_and_finish(&f)
             .map_err(|e| IngestError::Encode {
                 what: format!("the statistics of {}", file.display()),
-                message: e.to_string(),
+                source: Box::new(e),
             })?;
         Ok(DataFile {
             path,

@@ -489,7 +489,7 @@ fn associations(
     let weights = region_weights();
     let xlsx = |e: rust_xlsxwriter::XlsxError| IngestError::Encode {
         what: path.display().to_string(),
-        message: e.to_string(),
+        source: Box::new(e),
     };
     let labels = sector_labels(Family::Association);
     let mut wb = Workbook::new();

@@ -232,7 +232,7 @@ impl Catalog {
             .await?;
         serde_json::from_slice(&bytes).map_err(|e| QueryError::Report {
             path: manifest.report.clone(),
-            message: e.to_string(),
+            source: e,
         })
     }
 }

@@ -29,12 +29,12 @@ pub enum QueryError {
     #[error(transparent)]
     Table(#[from] ess_table::TableError),
     /// A snapshot's report could not be read or parsed.
-    #[error("`{path}` is unreadable: {message}")]
+    #[error("`{path}` is unreadable: {source}")]
     Report {
         /// Its path.
         path: String,
         /// Why.
-        message: String,
+        source: serde_json::Error,
     },
     /// A request that cannot be answered as asked.
     #[error("invalid {field}: {message}")]
@@ -49,7 +49,7 @@ pub enum QueryError {
     Store(#[from] object_store::Error),
     /// The query engine failed.
     #[error("query engine: {0}")]
-    Engine(datafusion::error::DataFusionError),
+    Engine(#[source] datafusion::error::DataFusionError),
     /// Parquet could not be read directly (the search index).
     #[error("parquet: {0}")]
     Parquet(#[from] datafusion::parquet::errors::ParquetError),

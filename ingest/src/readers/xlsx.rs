@@ -25,7 +25,7 @@ pub fn read_xlsx(
 ) -> Result<ReadSummary> {
     let xlsx_err = |e: calamine::XlsxError| IngestError::Xlsx {
         file: file.to_owned(),
-        message: e.to_string(),
+        source: Box::new(e),
     };
     let mut workbook: Xlsx<_> = open_workbook_from_rs(input).map_err(xlsx_err)?;
     let names = workbook.sheet_names();
@@ -36,7 +36,7 @@ pub fn read_xlsx(
         .cloned()
         .ok_or_else(|| IngestError::Xlsx {
             file: file.to_owned(),
-            message: "the workbook has no sheet".into(),
+            source: "the workbook has no sheet".into(),
         })?;
     let mut summary = ReadSummary {
         sheet: Some(sheet.clone()),

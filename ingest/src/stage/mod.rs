@@ -119,14 +119,14 @@ fn staging_err(path: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
 fn encode_err(what: &str) -> impl Fn(arrow::error::ArrowError) -> IngestError + '_ {
     move |e| IngestError::Encode {
         what: what.to_owned(),
-        message: e.to_string(),
+        source: Box::new(e),
     }
 }
 
 fn parquet_err(what: &str) -> impl Fn(parquet::errors::ParquetError) -> IngestError + '_ {
     move |e| IngestError::Encode {
         what: what.to_owned(),
-        message: e.to_string(),
+        source: Box::new(e),
     }
 }
 
