@@ -29,8 +29,8 @@ pub(crate) use writer_settings::writer_properties;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::rollup::{RollupBuilder, RollupKeyer, RollupRows};

@@ -213,16 +213,16 @@ pub(super) fn read_csv_parallel(
     std::thread::scope(|scope| {
         // One chunk and one normalised run waiting per worker: with two each, the peak
         // memory was 6–12 MiB higher for no measurable gain in time (BENCHMARKS.md).
-        let (work_tx, work_rx) = sync_channel::<(u64, csv::CsvChunk)>(workers);
-        // Shared by the workers; dropped with the last of them, which stops the parser.
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        let (done_tx, done_rx) = sync_channel::<(u64, Normalised)>(workers);
+        // Many workers take from one queue (crossbeam's channels are multi-consumer);
+        // the queue closes with the last of them, which stops the parser.
+        let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, csv::CsvChunk)>(workers);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<(u64, Normalised)>(workers);
         // Chunks handed out and not yet applied, at most: a worker held up (two cores
         // are shared by every thread of the ingest) made the others' results pile up
         // in `waiting` unbounded, its memory a matter of scheduling. The parser takes
         // a token before sending a chunk; applying a run gives one back.
         let window = 2 * workers + 1;
-        let (token_tx, token_rx) = sync_channel::<()>(window);
+        let (token_tx, token_rx) = crossbeam_channel::bounded::<()>(window);
         for _ in 0..window {
             token_tx.send(()).expect("room for every token");
         }
@@ -231,9 +231,7 @@ pub(super) fn read_csv_parallel(
             let done_tx = done_tx.clone();
             scope.spawn(move || {
                 let mut worker = RowWorker::new(family, file, kept);
-                loop {
-                    let next = work_rx.lock().expect("work queue").recv();
-                    let Ok((seq, chunk)) = next else { break };
+                while let Ok((seq, chunk)) = work_rx.recv() {
                     // Every chunk but the last holds `CHUNK_ROWS` rows, so its first
                     // row's number is known.
                     worker.seek(kept.first_row + seq * csv::CHUNK_ROWS as u64);
