@@ -49,7 +49,9 @@ impl Part {
     }
 }
 
-/// Byte ranges of one object, for the Parquet reader.
+/// Byte ranges of one object, for the Parquet reader. Written here rather than
+/// parquet's `ParquetObjectReader`, which parquet 59 deprecates in favour of exactly
+/// this: an `AsyncFileReader` over the object store (apache/arrow-rs#10308).
 pub(super) struct PartReader {
     pub(super) store: Arc<dyn ObjectStore>,
     pub(super) path: ObjectPath,
