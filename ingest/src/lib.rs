@@ -8,8 +8,8 @@
 mod dedup;
 pub mod downloads;
 pub mod error;
-pub mod fields;
 pub mod file_kind;
+pub mod input_fields;
 pub mod job;
 pub mod normalize;
 mod parquet_out;

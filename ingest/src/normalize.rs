@@ -4,13 +4,13 @@ use std::collections::HashMap;
 
 use ess_schemas::places::{ResolvedPlace, resolve_place};
 use ess_schemas::reference::{OTHER_SECTOR, Reference};
-use ess_schemas::values::{
+use ess_schemas::value_rules::{
     DateForms, RawRef, cooperative_status, date_field, employees_total, integer_field,
     mutual_status, trim, yes_no,
 };
 use ess_schemas::{Family, Flags, Organisation, OrganisationRef, QualityFlag, Status};
 
-use crate::fields::{Field, Record};
+use crate::input_fields::{Field, Record};
 
 /// Why a row is not an organisation. It goes to the quarantine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -427,9 +427,9 @@ impl<'r> Normalizer<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fields::RawRecord;
+    use crate::input_fields::RawRecord;
     use ess_schemas::reference;
-    use ess_schemas::values::Raw;
+    use ess_schemas::value_rules::Raw;
 
     fn record(pairs: &[(Field, Raw)]) -> RawRecord {
         let mut r = RawRecord::default();

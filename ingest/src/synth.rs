@@ -18,7 +18,7 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 use serde::Serialize;
 
 use crate::error::{IngestError, Result};
-use crate::fields::ASSOCIATION_HEADER_ROW;
+use crate::input_fields::ASSOCIATION_HEADER_ROW;
 use crate::progress::Progress;
 
 /// Excel's sheet holds 1,048,576 rows; workbooks are split well below that.

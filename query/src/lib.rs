@@ -14,10 +14,10 @@ pub mod catalog;
 pub mod diff;
 pub mod engine;
 pub mod error;
-mod grams;
 pub mod request;
 pub mod runtime;
 pub mod search;
+mod trigram_filter;
 
 pub use catalog::Catalog;
 pub use diff::{DiffCounts, DiffRow, SnapshotDiff, diff};

@@ -1,7 +1,7 @@
 //! Typed requests: what to group by, which organisations, which page.
 
 use ess_schemas::arrow_schema::col;
-use ess_schemas::key::normalize_key;
+use ess_schemas::match_key::normalize_key;
 use ess_schemas::{Family, reference};
 
 use crate::error::{QueryError, Result};

@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Int64Type, Schema
 use chrono::NaiveDate;
 
 use crate::error::SchemaError;
-use crate::key::push_normalized_key;
+use crate::match_key::push_normalized_key;
 use crate::organisation::{Family, Flags, Organisation, OrganisationRef, QualityFlag, Status};
 
 /// Column names of the `organisations` table.

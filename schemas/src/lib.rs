@@ -1,9 +1,9 @@
 //! The canonical model of the ESS open-data platform, with no I/O.
 //!
-//! - [`key`]: the normalised matching key for names, labels and headers.
+//! - [`match_key`]: the normalised matching key for names, labels and headers.
 //! - [`reference`]: regions, provinces, legacy regions and sectors, embedded.
 //! - [`places`]: place resolution (province, region, legacy region).
-//! - [`values`]: integer, date, status and employees rules.
+//! - [`value_rules`]: integer, date, status and employees rules.
 //! - [`organisation`]: the canonical organisation, families, statuses, quality flags.
 //! - [`arrow_schema`]: the Arrow schema of the published tables and batch conversion.
 //! - [`census`]: the 2024 census (HCP) by country, region and province.
@@ -18,14 +18,14 @@ pub mod census;
 pub mod columns;
 pub mod error;
 pub mod interner;
-pub mod key;
 pub mod layout;
+pub mod match_key;
 pub mod measures;
 pub mod organisation;
 pub mod places;
 pub mod reference;
 pub mod rollup;
-pub mod values;
+pub mod value_rules;
 
 pub use error::SchemaError;
 pub use organisation::{Family, Flags, Organisation, OrganisationRef, QualityFlag, Status};

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::key::{normalize_key, place_key};
+use crate::match_key::{normalize_key, place_key};
 use crate::organisation::Family;
 
 /// The raw CSV files, as shipped in `schemas/reference/`.

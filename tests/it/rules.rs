@@ -45,7 +45,7 @@ fn associations() -> Vec<u8> {
     let ws = wb.add_worksheet();
     ws.set_name("Associations").unwrap();
     ws.write_string(0, 0, "Extraction du registre").unwrap();
-    let headers = ess_ingest::fields::ASSOCIATION_HEADER_ROW;
+    let headers = ess_ingest::input_fields::ASSOCIATION_HEADER_ROW;
     for (c, h) in headers.iter().enumerate() {
         ws.write_string(2, c as u16, *h).unwrap();
     }

@@ -5,13 +5,13 @@
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 
-use ess_schemas::values::Raw;
+use ess_schemas::value_rules::Raw;
 use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::{ReadSummary, RowSink};
 use crate::error::{IngestError, Result};
-use crate::fields::{Field, RawRecord, Record};
+use crate::input_fields::{Field, RawRecord, Record};
 use crate::normalize::Rejection;
 
 /// Reads a mutual registry file.

@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fields::Record;
+use crate::input_fields::Record;
 use crate::normalize::Rejection;
 
 /// Where a reader sends rows.

@@ -7,12 +7,12 @@ use std::io::{Read, Seek};
 
 use calamine::{DataRef, Reader, Xlsx, open_workbook_from_rs};
 use ess_schemas::Family;
-use ess_schemas::key::normalize_key;
-use ess_schemas::values::Raw;
+use ess_schemas::match_key::normalize_key;
+use ess_schemas::value_rules::Raw;
 
 use super::{ReadSummary, RowSink, raw_json};
 use crate::error::{IngestError, Result};
-use crate::fields::{ColumnMap, Field, RawRecord, Record};
+use crate::input_fields::{ColumnMap, Field, RawRecord, Record};
 
 /// The header row must be among the first rows of the sheet.
 const HEADER_SEARCH_ROWS: u32 = 10;
@@ -199,7 +199,7 @@ mod tests {
             }
             ws.write_string(0, 0, "Registre des associations — extraction")
                 .unwrap();
-            let headers: Vec<&str> = crate::fields::ASSOCIATION_HEADER_ROW
+            let headers: Vec<&str> = crate::input_fields::ASSOCIATION_HEADER_ROW
                 .into_iter()
                 .chain(["Remarque"])
                 .collect();

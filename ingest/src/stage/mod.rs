@@ -47,7 +47,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::dedup::{Dedup, Superseded, id_hash};
 use crate::error::{IngestError, Result};
-use crate::fields::Record;
+use crate::input_fields::Record;
 use crate::normalize::{Normalizer, Rejection, identity};
 use crate::parquet_out::ParallelWriter;
 use crate::progress::Progress;

@@ -58,8 +58,8 @@ use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
 use crate::error::{QueryError, Result};
-use crate::grams::{GramFilter, Probe};
 use crate::request::{Filter, OrganisationsRequest};
+use crate::trigram_filter::{GramFilter, Probe};
 
 /// No year: the sentinel in [`Dims::year`].
 const NO_YEAR: i16 = i16::MIN;

@@ -20,7 +20,7 @@ use ess_schemas::Family;
 use super::text::{TextEncoding, decoded};
 use super::{ReadSummary, RowSink, raw_json};
 use crate::error::{IngestError, Result};
-use crate::fields::{ColumnMap, Field, RawRecord, Record, TextRow};
+use crate::input_fields::{ColumnMap, Field, RawRecord, Record, TextRow};
 use crate::normalize::{bytes_named, named_identity};
 
 /// Records per [`CsvChunk`].

@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::key::{normalize_key, push_normalized_key};
+use crate::match_key::{normalize_key, push_normalized_key};
 use crate::organisation::{Flags, QualityFlag, Status};
 
 /// `str::trim`, answered without decoding when both ends are printable ASCII, which no

@@ -1,8 +1,8 @@
 //! The input fields a registry row can carry, and the header spellings that name them.
 
 use ess_schemas::Family;
-use ess_schemas::key::normalize_key;
-use ess_schemas::values::{Raw, RawRef};
+use ess_schemas::match_key::normalize_key;
+use ess_schemas::value_rules::{Raw, RawRef};
 
 /// An input field of a registry row, before normalisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
