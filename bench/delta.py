@@ -152,12 +152,27 @@ def bench_scale(ess, baseline, n):
     return res
 
 
-def render(results, command, started):
+def machine_and_command(command, started):
+    """The lines every results table starts with: the machine, and the command that
+    produced it with its duration and date."""
     import platform
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "")
-    out = [f"Machine: {os.cpu_count()} cores ({cpu}), Linux {platform.release()}.",
-           f"Command: `{command}` ({time.time() - started:.0f} s in all, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
-           ""]
+    return [f"Machine: {os.cpu_count()} cores ({cpu}), Linux {platform.release()}.",
+            f"Command: `{command}` ({time.time() - started:.0f} s in all, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
+            ""]
+
+
+def write_between_markers(name, table):
+    """Puts `table` between BENCHMARKS.md's `<!-- name:start -->` and `:end` markers."""
+    md = ROOT / "BENCHMARKS.md"
+    text = md.read_text()
+    text = re.sub(rf"<!-- {name}:start -->.*<!-- {name}:end -->",
+                  lambda _: f"<!-- {name}:start -->\n{table}\n<!-- {name}:end -->", text, flags=re.S)
+    md.write_text(text)
+
+
+def render(results, command, started):
+    out = machine_and_command(command, started)
     out.append("| organisations | ingest, Delta (median of 3) | ingest, before the table (median of 3) | ratio | diff of two snapshots | diff's peak memory above the server's | `ess serve` ready, local | from S3 (moto) |")
     out.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
@@ -198,11 +213,7 @@ def main():
     command = "bench/delta.sh " + " ".join(map(str, a.scales)) + (" --baseline OLD_ESS" if a.baseline else "")
     table = render(results, command, started)
     (OUT / "delta.md").write_text(table)
-    md = ROOT / "BENCHMARKS.md"
-    text = md.read_text()
-    text = re.sub(r"<!-- delta:start -->.*<!-- delta:end -->",
-                  lambda _: f"<!-- delta:start -->\n{table}\n<!-- delta:end -->", text, flags=re.S)
-    md.write_text(text)
+    write_between_markers("delta", table)
     print(table)
 
 

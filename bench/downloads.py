@@ -21,7 +21,8 @@ import argparse, http.client, json, os, re, shutil, statistics, subprocess, sys,
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from delta import OUT, QUIET, ROOT, run_timed, serve, status_kib, synth, wait_index  # noqa: E402
+from delta import (OUT, machine_and_command, run_timed, serve, status_kib, synth,  # noqa: E402
+                   wait_index, write_between_markers)
 
 
 def get(port, path, sink=None):
@@ -140,11 +141,7 @@ def bench_scale(ess, baseline, n):
 
 
 def render(results, command, started):
-    import platform
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "")
-    out = [f"Machine: {os.cpu_count()} cores ({cpu}), Linux {platform.release()}.",
-           f"Command: `{command}` ({time.time() - started:.0f} s in all, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
-           "",
+    out = machine_and_command(command, started) + [
            "| organisations | ingest (median of 3) | before the download files | download files | polars over HTTP / local / DuckDB local | whole download | aggregate CSV / GraphQL | every organisation as CSV | DuckDB, same CSV |",
            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
@@ -185,12 +182,7 @@ def main():
     command = "bench/downloads.sh --baseline OLD_ESS " + " ".join(map(str, a.scales))
     table = render(results, command, started)
     (OUT / "downloads.md").write_text(table)
-    bench = ROOT / "BENCHMARKS.md"
-    text = bench.read_text()
-    start, end = "<!-- downloads:start -->", "<!-- downloads:end -->"
-    if start in text and end in text:
-        text = text.split(start)[0] + start + "\n" + table + "\n" + end + text.split(end)[1]
-        bench.write_text(text)
+    write_between_markers("downloads", table)
     print(table)
 
 

@@ -6,6 +6,8 @@ use ess_schemas::columns::registry_label;
 use ess_schemas::layout::Manifest;
 use ess_schemas::{Family, Lang};
 
+use crate::export::{ExportKind, ExportParams};
+
 /// The dataset's title in French, Arabic and English.
 pub const TITLE: [&str; 3] = [
     "Organisations de l'économie sociale et solidaire du Maroc",
@@ -34,11 +36,19 @@ pub struct Citation {
 
 /// The title in `lang`.
 pub fn title(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Fr => TITLE[0],
-        Lang::Ar => TITLE[1],
-        Lang::En => TITLE[2],
-    }
+    TITLE[lang.index()]
+}
+
+/// The citation of the numbers `params` asks of `manifest`'s snapshot, with the
+/// permanent link of that export on the server at `base`.
+pub fn cite_export(
+    manifest: &Manifest,
+    base: &str,
+    params: &ExportParams,
+    kind: ExportKind,
+) -> Citation {
+    let url = params.permanent_url(base, &manifest.snapshot_id, kind);
+    cite(manifest, params.lang, url, params.census)
 }
 
 /// The citation of numbers from `manifest`'s snapshot that `url` reproduces;
@@ -63,12 +73,7 @@ pub fn cite(manifest: &Manifest, lang: Lang, url: String, census: bool) -> Citat
         .collect();
     let id = &manifest.snapshot_id;
     let credit = if census {
-        let c = ess_schemas::census::CREDIT[match lang {
-            Lang::Fr => 0,
-            Lang::Ar => 1,
-            Lang::En => 2,
-        }];
-        format!("{c}. ")
+        format!("{}. ", ess_schemas::census::CREDIT[lang.index()])
     } else {
         String::new()
     };

@@ -7,9 +7,9 @@
 //! client sends is ever turned into a store path.
 
 use bytes::Bytes;
+use ess_ingest::downloads::sha256_hex;
 use ess_query::{AggregateRequest, Dimension, Filter};
 use ess_schemas::layout::{DownloadFile, Manifest};
-use sha2::{Digest, Sha256};
 
 use crate::metadata;
 use crate::state::Served;
@@ -55,8 +55,33 @@ pub fn url(base: &str, manifest: &Manifest, name: &str) -> String {
 
 /// Every file of `served`'s snapshot, stored ones first.
 pub async fn list(served: &Served, base: &str) -> ess_query::Result<Vec<Listed>> {
-    let manifest = served.manifest();
-    let mut files: Vec<Listed> = manifest
+    let mut files = stored(served.manifest(), base);
+    files.extend(made(served, base).await?);
+    Ok(files)
+}
+
+/// The file of `served`'s snapshot named `name`, if it has one. A stored file is
+/// found in the commit alone (what every range request of a remote reader asks); the
+/// portal metadata is made only when it is the file asked for.
+pub async fn find(served: &Served, base: &str, name: &str) -> ess_query::Result<Option<Listed>> {
+    if let Some(file) = stored(served.manifest(), base)
+        .into_iter()
+        .find(|f| f.name == name)
+    {
+        return Ok(Some(file));
+    }
+    if name != DATAPACKAGE && name != DCAT {
+        return Ok(None);
+    }
+    Ok(made(served, base)
+        .await?
+        .into_iter()
+        .find(|f| f.name == name))
+}
+
+/// The files the snapshot's commit records.
+fn stored(manifest: &Manifest, base: &str) -> Vec<Listed> {
+    manifest
         .downloads
         .iter()
         .map(|d: &DownloadFile| Listed {
@@ -68,9 +93,14 @@ pub async fn list(served: &Served, base: &str) -> ess_query::Result<Vec<Listed>>
             media_type: d.media_type.clone(),
             body: Body::Stored(d.path.clone()),
         })
-        .collect();
+        .collect()
+}
+
+/// The Data Package and the DCAT description, made now.
+async fn made(served: &Served, base: &str) -> ess_query::Result<Vec<Listed>> {
+    let manifest = served.manifest();
     let first_year = first_founding_year(served).await?;
-    for (name, value, media_type) in [
+    Ok([
         (
             DATAPACKAGE,
             metadata::datapackage(manifest, base),
@@ -81,22 +111,21 @@ pub async fn list(served: &Served, base: &str) -> ess_query::Result<Vec<Listed>>
             metadata::dcat(manifest, base, first_year),
             "application/ld+json",
         ),
-    ] {
+    ]
+    .into_iter()
+    .map(|(name, value, media_type)| {
         let bytes = Bytes::from(serde_json::to_vec_pretty(&value).expect("JSON serialises"));
-        files.push(Listed {
+        Listed {
             name: name.into(),
             url: url(base, manifest, name),
             bytes: bytes.len() as u64,
             rows: None,
-            sha256: Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            sha256: sha256_hex(&bytes),
             media_type: media_type.into(),
             body: Body::Made(bytes),
-        });
-    }
-    Ok(files)
+        }
+    })
+    .collect())
 }
 
 /// The earliest founding year of the snapshot's organisations (from its rollup).

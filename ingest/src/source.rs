@@ -105,11 +105,7 @@ impl<R> HashingReader<R> {
     }
 
     pub(crate) fn hex(self) -> String {
-        self.hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::downloads::hex(&self.hasher.finalize())
     }
 }
 

@@ -25,7 +25,7 @@ pub struct ColumnDoc {
 impl ColumnDoc {
     /// The heading in `lang`.
     pub fn heading(&self, lang: Lang) -> &'static str {
-        self.heading[lang_index(lang)]
+        self.heading[lang.index()]
     }
 
     /// The description in `lang`; Arabic readers get the French one, the language of
@@ -35,14 +35,6 @@ impl ColumnDoc {
             Lang::En => self.en,
             Lang::Fr | Lang::Ar => self.fr,
         }
-    }
-}
-
-fn lang_index(lang: Lang) -> usize {
-    match lang {
-        Lang::Fr => 0,
-        Lang::Ar => 1,
-        Lang::En => 2,
     }
 }
 
@@ -439,7 +431,7 @@ pub fn census_heading(name: &str, lang: Lang) -> &'static str {
     CENSUS_HEADINGS
         .iter()
         .find(|(m, _)| *m == name)
-        .map(|(_, h)| h[lang_index(lang)])
+        .map(|(_, h)| h[lang.index()])
         .unwrap_or("")
 }
 
@@ -448,13 +440,13 @@ pub fn measure_heading(measure: &str, lang: Lang) -> &'static str {
     MEASURE_HEADINGS
         .iter()
         .find(|(m, _)| *m == measure)
-        .map(|(_, h)| h[lang_index(lang)])
+        .map(|(_, h)| h[lang.index()])
         .unwrap_or("")
 }
 
 /// The word for a value that is not known, in `lang`.
 pub fn unknown_label(lang: Lang) -> &'static str {
-    ["inconnu", "غير معروف", "unknown"][lang_index(lang)]
+    ["inconnu", "غير معروف", "unknown"][lang.index()]
 }
 
 /// A family's label in `lang`.
@@ -465,7 +457,7 @@ pub fn family_label(family: crate::Family, lang: Lang) -> &'static str {
         Family::Association => ["association", "جمعية", "association"],
         Family::Mutual => ["mutuelle", "تعاضدية", "mutual"],
     };
-    labels[lang_index(lang)]
+    labels[lang.index()]
 }
 
 /// A family's registry, as citations name it, in `lang`.
@@ -488,7 +480,7 @@ pub fn registry_label(family: crate::Family, lang: Lang) -> &'static str {
             "mutual registry",
         ],
     };
-    labels[lang_index(lang)]
+    labels[lang.index()]
 }
 
 /// A status's label in `lang` (the code itself when it is not one of the four).
@@ -500,7 +492,7 @@ pub fn status_label(status: &str, lang: Lang) -> &str {
         "unknown" => ["inconnu", "غير معروف", "unknown"],
         other => return other,
     };
-    labels[lang_index(lang)]
+    labels[lang.index()]
 }
 
 /// The documentation of an organisations column.

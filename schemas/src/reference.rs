@@ -37,6 +37,23 @@ pub enum Lang {
     En,
 }
 
+impl Lang {
+    /// The position of this language in the `[French, Arabic, English]` tables of
+    /// labels.
+    pub fn index(self) -> usize {
+        match self {
+            Lang::Fr => 0,
+            Lang::Ar => 1,
+            Lang::En => 2,
+        }
+    }
+
+    /// Its BCP 47 tag (`fr`, `ar`, `en`), as URLs and JSON-LD write it.
+    pub fn tag(self) -> &'static str {
+        ["fr", "ar", "en"][self.index()]
+    }
+}
+
 /// A region of the 2015 division.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Region {

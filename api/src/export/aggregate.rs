@@ -25,11 +25,7 @@ fn dimension_heading(d: Dimension, lang: Lang) -> &'static str {
         Dimension::FoundedYear => ["Année de création", "سنة التأسيس", "Founding year"],
         Dimension::Status => ["Statut", "الوضعية", "Status"],
     };
-    h[match lang {
-        Lang::Fr => 0,
-        Lang::Ar => 1,
-        Lang::En => 2,
-    }]
+    h[lang.index()]
 }
 
 fn code_heading(d: Dimension, lang: Lang) -> String {

@@ -21,13 +21,7 @@ fn label_heading(column: &str, lang: Lang) -> Option<&'static str> {
         col::STATUS => ["Statut (libellé)", "الوضعية (التسمية)", "Status (label)"],
         _ => return None,
     };
-    Some(
-        h[match lang {
-            Lang::Fr => 0,
-            Lang::Ar => 1,
-            Lang::En => 2,
-        }],
-    )
+    Some(h[lang.index()])
 }
 
 fn label(column: &str, code: &str, lang: Lang) -> String {

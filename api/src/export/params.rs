@@ -68,6 +68,16 @@ pub enum ExportKind {
     Organisations,
 }
 
+impl ExportKind {
+    /// Its name in URLs and file names: `aggregate` or `organisations`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportKind::Aggregate => "aggregate",
+            ExportKind::Organisations => "organisations",
+        }
+    }
+}
+
 /// A parameter that cannot be used as given: its name and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamError {
@@ -104,14 +114,6 @@ pub fn dimension_name(d: Dimension) -> &'static str {
         .find(|(_, x)| *x == d)
         .map(|(n, _)| *n)
         .expect("every dimension is named")
-}
-
-fn lang_name(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Fr => "fr",
-        Lang::Ar => "ar",
-        Lang::En => "en",
-    }
 }
 
 impl ExportParams {
@@ -229,6 +231,16 @@ impl ExportParams {
         Ok(p)
     }
 
+    /// The permanent link of this export of snapshot `snapshot_id`, on the server at
+    /// `base`: it gives the same numbers whenever it is followed.
+    pub fn permanent_url(&self, base: &str, snapshot_id: &str, kind: ExportKind) -> String {
+        format!(
+            "{base}/export/{}.csv?{}",
+            kind.name(),
+            self.permanent_query(snapshot_id, kind)
+        )
+    }
+
     /// The query string that asks for exactly this export of snapshot `snapshot_id`:
     /// the permanent link of its numbers.
     pub fn permanent_query(&self, snapshot_id: &str, kind: ExportKind) -> String {
@@ -266,7 +278,7 @@ impl ExportParams {
             q.append_pair("search", s);
         }
         if self.lang != Lang::Fr {
-            q.append_pair("lang", lang_name(self.lang));
+            q.append_pair("lang", self.lang.tag());
         }
         if self.census {
             q.append_pair("census", "true");

@@ -209,7 +209,6 @@ impl Aggregate {
             lang,
             &params,
             ExportKind::Aggregate,
-            self.uses_census,
         )
     }
 }
@@ -230,22 +229,12 @@ impl Citation {
         lang: Lang,
         params: &ExportParams,
         kind: ExportKind,
-        census: bool,
     ) -> Citation {
-        let base = base(ctx);
-        let path = match kind {
-            ExportKind::Aggregate => "aggregate",
-            ExportKind::Organisations => "organisations",
-        };
         let params = ExportParams {
             lang: lang.into(),
             ..params.clone()
         };
-        let url = format!(
-            "{base}/export/{path}.csv?{}",
-            params.permanent_query(&manifest.snapshot_id, kind)
-        );
-        let c = crate::citation::cite(manifest, lang.into(), url, census);
+        let c = crate::citation::cite_export(manifest, &base(ctx), &params, kind);
         Citation {
             text: c.text,
             url: c.url,
@@ -608,7 +597,6 @@ impl OrganisationConnection {
             lang,
             &self.asked,
             ExportKind::Organisations,
-            false,
         )
     }
 }

@@ -61,7 +61,7 @@ pub async fn of_snapshot(
 ) -> Response {
     match http.state.snapshot(Some(&snapshot)).await {
         Ok(served) => list(&http, &id, &headers, served).await,
-        Err(e) => snapshot_problem(e).into_response_for(Some(&id)),
+        Err(e) => Problem::from_query(e).into_response_for(Some(&id)),
     }
 }
 
@@ -92,7 +92,7 @@ async fn list(
             })
             .into_response()
         }
-        Err(e) => snapshot_problem(e).into_response_for(Some(id)),
+        Err(e) => Problem::from_query(e).into_response_for(Some(id)),
     }
 }
 
@@ -106,14 +106,14 @@ pub async fn file(
 ) -> Response {
     let served = match http.state.snapshot(Some(&snapshot)).await {
         Ok(s) => s,
-        Err(e) => return snapshot_problem(e).into_response_for(Some(&id)),
+        Err(e) => return Problem::from_query(e).into_response_for(Some(&id)),
     };
     let base = base_url(http.state.public_url(), &headers);
-    let files = match downloads::list(&served, &base).await {
+    let found = match downloads::find(&served, &base, &name).await {
         Ok(f) => f,
-        Err(e) => return snapshot_problem(e).into_response_for(Some(&id)),
+        Err(e) => return Problem::from_query(e).into_response_for(Some(&id)),
     };
-    let Some(file) = files.into_iter().find(|f| f.name == name) else {
+    let Some(file) = found else {
         return Problem::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
@@ -265,15 +265,4 @@ fn snapshot_time(created_at: &str) -> SystemTime {
         .map_or(SystemTime::UNIX_EPOCH, |s| {
             SystemTime::UNIX_EPOCH + Duration::from_secs(s)
         })
-}
-
-/// A snapshot that cannot be served, in the API's terms.
-fn snapshot_problem(e: ess_query::QueryError) -> Problem {
-    let e = crate::graphql::errors::query_error(e);
-    match e.extensions.as_ref().and_then(|x| x.get("code")) {
-        Some(async_graphql::Value::String(c)) if c == "NOT_FOUND" => {
-            Problem::new(StatusCode::NOT_FOUND, "NOT_FOUND", e.message)
-        }
-        _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.message),
-    }
 }

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use ess_query::AggregateRequest;
 use futures::StreamExt;
 
-use crate::citation::{Citation, cite};
+use crate::citation::{Citation, cite_export};
 use crate::export::csv::CsvChunks;
 use crate::export::{self, ExportKind, ExportParams};
 use crate::http::Http;
@@ -59,12 +59,18 @@ async fn aggregate_csv(
     )
     .await
     .map_err(|_| timed_out(http))?
-    .map_err(query_problem)?;
+    .map_err(Problem::from_query)?;
     let citation = citation(http, headers, &params, &served, ExportKind::Aggregate);
     let mut csv = CsvChunks::new(params.format, &citation.text);
     export::aggregate::write(&mut csv, &out, &request, params.lang, params.census);
     let mut response = Body::from(csv.take()).into_response();
-    csv_headers(&mut response, &params, &served, &citation, "aggregate");
+    csv_headers(
+        &mut response,
+        &params,
+        &served,
+        &citation,
+        ExportKind::Aggregate,
+    );
     Ok(response)
 }
 
@@ -100,7 +106,7 @@ async fn organisations_csv(
     )
     .await
     .map_err(|_| timed_out(http))?
-    .map_err(query_problem)?;
+    .map_err(Problem::from_query)?;
     let citation = citation(http, headers, &params, &served, ExportKind::Organisations);
     let mut csv = CsvChunks::new(params.format, &citation.text);
     export::organisations::write_heading(&mut csv, params.lang);
@@ -124,7 +130,13 @@ async fn organisations_csv(
     });
     let body = futures::stream::once(async move { Ok::<Bytes, std::io::Error>(head) }).chain(rows);
     let mut response = Body::from_stream(body).into_response();
-    csv_headers(&mut response, &params, &served, &citation, "organisations");
+    csv_headers(
+        &mut response,
+        &params,
+        &served,
+        &citation,
+        ExportKind::Organisations,
+    );
     Ok(response)
 }
 
@@ -132,7 +144,7 @@ async fn snapshot(http: &Http, params: &ExportParams) -> Result<Arc<Served>, Pro
     http.state
         .snapshot(params.snapshot.as_deref())
         .await
-        .map_err(query_problem)
+        .map_err(Problem::from_query)
 }
 
 fn citation(
@@ -143,16 +155,7 @@ fn citation(
     kind: ExportKind,
 ) -> Citation {
     let base = base_url(http.state.public_url(), headers);
-    let m = served.manifest();
-    let path = match kind {
-        ExportKind::Aggregate => "aggregate",
-        ExportKind::Organisations => "organisations",
-    };
-    let url = format!(
-        "{base}/export/{path}.csv?{}",
-        params.permanent_query(&m.snapshot_id, kind)
-    );
-    cite(m, params.lang, url, params.census)
+    cite_export(served.manifest(), &base, params, kind)
 }
 
 fn csv_headers(
@@ -160,7 +163,7 @@ fn csv_headers(
     params: &ExportParams,
     served: &Served,
     citation: &Citation,
-    what: &str,
+    kind: ExportKind,
 ) {
     let h = response.headers_mut();
     h.insert(
@@ -168,8 +171,9 @@ fn csv_headers(
         HeaderValue::from_static("text/csv; charset=utf-8; header=present"),
     );
     let name = format!(
-        "attachment; filename=\"ess-{}-{what}.csv\"",
-        served.manifest().snapshot_id
+        "attachment; filename=\"ess-{}-{}.csv\"",
+        served.manifest().snapshot_id,
+        kind.name()
     );
     if let Ok(v) = HeaderValue::from_str(&name) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -205,22 +209,4 @@ fn timed_out(http: &Http) -> Problem {
             http.state.limits.request_timeout.as_secs()
         ),
     )
-}
-
-/// A query error as an HTTP problem: the GraphQL error's code and message, with the
-/// matching status.
-fn query_problem(e: ess_query::QueryError) -> Problem {
-    let e = crate::graphql::errors::query_error(e);
-    let code = match e.extensions.as_ref().and_then(|x| x.get("code")) {
-        Some(async_graphql::Value::String(c)) => c.clone(),
-        _ => "INTERNAL".into(),
-    };
-    let (status, code) = match code.as_str() {
-        "INVALID_REQUEST" => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
-        "NOT_FOUND" => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-        "RESOURCES_EXHAUSTED" => (StatusCode::SERVICE_UNAVAILABLE, "RESOURCES_EXHAUSTED"),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
-    };
-    // Cut as GraphQL cuts its error messages: the same error reads the same.
-    Problem::new(status, code, cut(&e.message))
 }

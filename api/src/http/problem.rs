@@ -24,6 +24,24 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// A query crate error as the HTTP answer of a route other than GraphQL: the code
+    /// and message GraphQL gives the same error (cut as GraphQL cuts them), with the
+    /// matching status. Internal details are logged, never sent.
+    pub fn from_query(e: ess_query::QueryError) -> Self {
+        let e = crate::graphql::errors::query_error(e);
+        let code = match e.extensions.as_ref().and_then(|x| x.get("code")) {
+            Some(async_graphql::Value::String(c)) => c.clone(),
+            _ => "INTERNAL".into(),
+        };
+        let (status, code) = match code.as_str() {
+            "INVALID_REQUEST" => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+            "NOT_FOUND" => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            "RESOURCES_EXHAUSTED" => (StatusCode::SERVICE_UNAVAILABLE, "RESOURCES_EXHAUSTED"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+        };
+        Problem::new(status, code, cut(&e.message))
+    }
+
     /// A problem.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Problem {

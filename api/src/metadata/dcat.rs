@@ -24,7 +24,7 @@ pub fn dcat(manifest: &Manifest, base: &str, first_year: Option<i32>) -> Value {
     let langs = |f: fn(Lang) -> &'static str| {
         [Lang::Fr, Lang::Ar, Lang::En]
             .into_iter()
-            .map(|l| json!({"@value": f(l), "@language": lang_tag(l)}))
+            .map(|l| json!({"@value": f(l), "@language": l.tag()}))
             .collect::<Vec<_>>()
     };
     let date = manifest
@@ -84,12 +84,4 @@ pub fn dcat(manifest: &Manifest, base: &str, first_year: Option<i32>) -> Value {
         "dcat:landingPage": {"@id": base},
         "dcat:distribution": distributions,
     })
-}
-
-fn lang_tag(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Fr => "fr",
-        Lang::Ar => "ar",
-        Lang::En => "en",
-    }
 }
