@@ -17,16 +17,29 @@ fn ingest_then_info() {
     let files = sample_args(dir.path());
     let out = ingest(&store, &files);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The first ingest into an empty store is the normal case: nothing to warn of.
+    assert_eq!(text(&out.stderr), "");
     let stdout = text(&out.stdout);
     assert!(stdout.contains("snapshot 000001 published"), "{stdout}");
-    assert!(stdout.contains("1034 organisations"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} organisations", expected_total())),
+        "{stdout}"
+    );
     assert!(stdout.contains("cooperatives_2025_q1.csv"), "{stdout}");
+    // The whole summary, as a person reads it.
+    let store_url = format!("file://{}", store.display());
+    insta::with_settings!({ filters => vec![
+        (store_url.as_str(), "[store]"),
+        (r"in \d+\.\d+s", "in [seconds]s"),
+    ] }, {
+        insta::assert_snapshot!("ingest_summary", stdout);
+    });
 
     let out = ess(&["info", "--store", store.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["snapshot_id"], "000001");
-    assert_eq!(info["rows"], 1034);
+    assert_eq!(info["rows"], expected_total());
     assert!(info["created_at"].as_str().unwrap().contains('T'));
     let parquet = info["organisations_parquet"][0].as_str().unwrap();
     let local = PathBuf::from(parquet.strip_prefix("file://").expect("a file:// location"));
@@ -54,6 +67,7 @@ fn a_file_passed_with_the_wrong_flag_is_named_as_what_it_is_once() {
     let store = dir.path().join("store").display().to_string();
     let files = sample_args(dir.path());
     let path = |name: &str| files.iter().find(|f| f.ends_with(name)).unwrap().clone();
+    let mut said = String::new();
     for (flag, file, looks_like, fits) in [
         (
             "--cooperatives",
@@ -94,7 +108,13 @@ fn a_file_passed_with_the_wrong_flag_is_named_as_what_it_is_once() {
         );
         assert_eq!(err.matches(file).count(), 1, "said once: {err}");
         assert!(!err.contains("backtrace") && !err.contains("PK"), "{err}");
+        said.push_str(&format!("$ ess ingest {flag} {file}\n{err}\n"));
     }
+    // The messages whole, as a person reads them.
+    let dir = dir.path().display().to_string();
+    insta::with_settings!({ filters => vec![(dir.as_str(), "[dir]")] }, {
+        insta::assert_snapshot!("wrong_flags", said);
+    });
 }
 
 #[test]
@@ -196,7 +216,10 @@ fn serve_prints_its_address_answers_and_stops_on_sigterm() {
     );
     assert_eq!(status, 200, "{body}");
     let answer = graphql(&addr, "{ snapshot { id organisations } }");
-    assert_eq!(answer["data"]["snapshot"]["organisations"], 1034);
+    assert_eq!(
+        answer["data"]["snapshot"]["organisations"],
+        expected_total()
+    );
     stop(child);
 }
 
@@ -225,7 +248,10 @@ fn demo_publishes_the_embedded_samples_and_serves_them() {
         .unwrap()
         .to_owned();
     let answer = graphql(&addr, "{ snapshot { id organisations } }");
-    assert_eq!(answer["data"]["snapshot"]["organisations"], 1034);
+    assert_eq!(
+        answer["data"]["snapshot"]["organisations"],
+        expected_total()
+    );
     let (status, page) = http(
         &addr,
         "GET /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -269,7 +295,10 @@ fn a_running_server_picks_up_a_new_snapshot() {
         &addr,
         r#"{ aggregate(groupBy: [], snapshot: "000001") { total { organisations } } }"#,
     );
-    assert_eq!(past["data"]["aggregate"]["total"]["organisations"], 1034);
+    assert_eq!(
+        past["data"]["aggregate"]["total"]["organisations"],
+        expected_total()
+    );
     stop(child);
 
     let out = ess(&["snapshots", "--store", store.to_str().unwrap()]);
@@ -505,7 +534,7 @@ fn s3_stores_and_files_for_ingest_info_serve_and_downloads() {
     let out = ess_with(&["info", "--store", "s3://ess/open-data", "--json"], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(info["rows"], 1034);
+    assert_eq!(info["rows"], expected_total());
     let part = info["organisations_parquet"][0].as_str().unwrap();
     assert!(
         part.starts_with("s3://ess/open-data/organisations/"),
@@ -526,8 +555,8 @@ fn s3_stores_and_files_for_ingest_info_serve_and_downloads() {
     assert_eq!(
         rows.iter()
             .map(|r| r["organisations"].as_i64().unwrap())
-            .sum::<i64>(),
-        1034
+            .sum::<i64>() as u64,
+        expected_total()
     );
     let url = answer["data"]["snapshot"]["downloads"][0]["url"]
         .as_str()

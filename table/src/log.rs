@@ -35,7 +35,7 @@ pub enum Commit {
 }
 
 /// The folder of the table's log, from the store's root.
-fn log_dir() -> String {
+pub(crate) fn log_dir() -> String {
     format!("{TABLE_DIR}/_delta_log")
 }
 

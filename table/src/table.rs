@@ -63,6 +63,7 @@ pub struct SnapshotTable {
     store: Arc<dyn ObjectStore>,
     /// What delta-rs reads and writes through.
     delta_store: Arc<dyn ObjectStore>,
+    retry: RetryPolicy,
     name: String,
     url: Url,
 }
@@ -90,6 +91,7 @@ impl SnapshotTable {
         register_scheme();
         SnapshotTable {
             delta_store: Arc::new(DeltaStore::new(store.clone(), retry)),
+            retry,
             store,
             name: name.into(),
             url: Url::parse(&format!("{SCHEME}:///{TABLE_DIR}")).expect("valid URL"),
@@ -127,6 +129,12 @@ impl SnapshotTable {
     /// The table at `version` (the latest when `None`); `None` when the store has no
     /// table yet.
     pub async fn load_at(&self, version: Option<u64>) -> Result<Option<DeltaTable>> {
+        // A store without a log has no table: said here, so that the kernel does not
+        // log an error for what is the first ingest's normal case.
+        if !self.has_log().await? {
+            self.check_layout().await?;
+            return Ok(None);
+        }
         let mut builder = self.builder()?;
         if let Some(v) = version {
             builder = builder.with_version(v);
@@ -139,6 +147,23 @@ impl SnapshotTable {
             }
             Err(e) => Err(TableError::delta("load the table")(e)),
         }
+    }
+
+    /// Whether the table's log holds any file (one listing page, not the whole log).
+    async fn has_log(&self) -> Result<bool> {
+        let log = Path::from(crate::log::log_dir());
+        let first = self
+            .retry
+            .run("list", || async {
+                self.store.list(Some(&log)).next().await.transpose()
+            })
+            .await
+            .map_err(|source| TableError::Store {
+                operation: "list",
+                path: log.to_string(),
+                source,
+            })?;
+        Ok(first.is_some())
     }
 
     /// An error when the store holds snapshots in the old layout.

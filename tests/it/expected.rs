@@ -66,6 +66,11 @@ pub fn expected() -> Value {
     serde_json::from_str(EXPECTED_AGGREGATES).expect("expected_aggregates.json parses")
 }
 
+/// Organisations published from every sample (`total`).
+pub fn total() -> u64 {
+    expected()["total"].as_u64().expect("total is a count")
+}
+
 /// One grouping's expected groups: key (`A|B`, `None` for unknown) → measures.
 pub fn groups(key: &str) -> BTreeMap<String, Value> {
     expected()[key]

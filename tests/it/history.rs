@@ -51,7 +51,7 @@ async fn total(client: &Client, snapshot: Option<&str>) -> (String, i64) {
 #[tokio::test]
 async fn new_snapshots_are_picked_up_and_past_ones_stay_queryable() {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    publish(&store, 0..6).await; // 000001: every sample, 1034 organisations
+    publish(&store, 0..6).await; // 000001: every sample
     let state = AppState::latest(Store {
         store: store.clone(),
         url: "memory://".into(),
@@ -59,7 +59,10 @@ async fn new_snapshots_are_picked_up_and_past_ones_stay_queryable() {
     .await
     .unwrap();
     let client = Client::new(ess_api::app(state.clone()));
-    assert_eq!(total(&client, None).await, ("000001".into(), 1034));
+    assert_eq!(
+        total(&client, None).await,
+        ("000001".into(), crate::expected::total() as i64)
+    );
 
     publish(&store, 0..1).await; // 000002: the legacy cooperatives only
     let in_flight = state.current(); // a request that started before the swap
@@ -68,7 +71,7 @@ async fn new_snapshots_are_picked_up_and_past_ones_stay_queryable() {
 
     let (id, newest) = total(&client, None).await;
     assert_eq!(id, "000002");
-    assert!(newest < 1034);
+    assert!(newest < crate::expected::total() as i64);
     let health = client.get("/healthz").await.json();
     assert_eq!(health["snapshot"], "000002");
     // The request that started on 000001 finishes on it.
@@ -82,12 +85,12 @@ async fn new_snapshots_are_picked_up_and_past_ones_stay_queryable() {
             in_flight.manifest().snapshot_id.as_str(),
             old.total().unwrap().organisations
         ),
-        ("000001", 1034)
+        ("000001", crate::expected::total() as i64)
     );
     // Time travel.
     assert_eq!(
         total(&client, Some("000001")).await,
-        ("000001".into(), 1034)
+        ("000001".into(), crate::expected::total() as i64)
     );
     let r = client
         .graphql(
@@ -125,7 +128,7 @@ async fn new_snapshots_are_picked_up_and_past_ones_stay_queryable() {
     let t = &diff["total"];
     let n = |v: &Value| v.as_i64().unwrap();
     assert_eq!(n(&t["added"]), 0);
-    assert_eq!(n(&t["removed"]), 1034 - newest);
+    assert_eq!(n(&t["removed"]), crate::expected::total() as i64 - newest);
     assert_eq!(n(&t["changed"]) + n(&t["unchanged"]), newest);
     let rows = diff["rows"].as_array().unwrap();
     let sum = |k: &str| rows.iter().map(|r| n(&r[k])).sum::<i64>();
@@ -142,7 +145,10 @@ async fn new_snapshots_are_picked_up_and_past_ones_stay_queryable() {
     let back = client
         .data(r#"{ diff(from: "000002", to: "000001") { total { added removed } } }"#)
         .await;
-    assert_eq!(n(&back["diff"]["total"]["added"]), 1034 - newest);
+    assert_eq!(
+        n(&back["diff"]["total"]["added"]),
+        crate::expected::total() as i64 - newest
+    );
     assert_eq!(n(&back["diff"]["total"]["removed"]), 0);
 
     let first = client
@@ -260,5 +266,5 @@ async fn a_diff_runs_within_a_small_memory_pool_and_finds_the_same() {
     let tight = diff_with(8 << 20).await;
     assert_eq!(roomy, tight);
     let total: u64 = roomy.iter().map(|r| r.counts.added).sum();
-    assert_eq!(total, 1034);
+    assert_eq!(total, crate::expected::total());
 }

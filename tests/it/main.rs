@@ -10,6 +10,7 @@ mod history;
 mod http;
 mod interop;
 mod limits;
+mod pinned;
 mod query_samples;
 mod rules;
 mod search;

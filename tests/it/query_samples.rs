@@ -1,10 +1,18 @@
 //! The typed query API reproduces `expected_aggregates.json` on the samples.
 
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::SchemaRef;
+use arrow::util::pretty::pretty_format_batches;
+use datafusion::assert_batches_sorted_eq;
 use ess_query::{AggregateRequest, Dimension, Filter, OrganisationsRequest};
 use ess_schemas::Family;
+use ess_schemas::measures::col as m;
 use serde_json::{Value, json};
 
-use crate::expected::{GROUPINGS, assert_same_measures, groups};
+use crate::expected::{GROUPINGS, Grouping, assert_same_measures, groups};
 use crate::support::{engine, published_samples};
 
 fn dimension(name: &str) -> Dimension {
@@ -43,28 +51,32 @@ fn measures(s: &ess_schemas::measures::Sums) -> Value {
     })
 }
 
+/// The typed request of one grouping of the expected file.
+fn request_of(g: &Grouping) -> (Vec<Dimension>, AggregateRequest) {
+    let dims: Vec<Dimension> = g.dimensions.iter().map(|d| dimension(d)).collect();
+    let filter = if g.filter.is_some() {
+        Filter {
+            families: vec![Family::Cooperative],
+            regions: vec!["MA-03".into()],
+            ..Filter::default()
+        }
+    } else {
+        Filter::default()
+    };
+    let request = AggregateRequest {
+        group_by: dims.clone(),
+        filter,
+    };
+    (dims, request)
+}
+
 #[tokio::test]
 async fn every_expected_aggregate_through_the_typed_api() {
     let (store, _) = published_samples().await;
     let engine = engine(store).await;
     for g in GROUPINGS {
-        let dims: Vec<Dimension> = g.dimensions.iter().map(|d| dimension(d)).collect();
-        let filter = if g.filter.is_some() {
-            Filter {
-                families: vec![Family::Cooperative],
-                regions: vec!["MA-03".into()],
-                ..Filter::default()
-            }
-        } else {
-            Filter::default()
-        };
-        let out = engine
-            .aggregate(&AggregateRequest {
-                group_by: dims.clone(),
-                filter,
-            })
-            .await
-            .unwrap();
+        let (dims, request) = request_of(&g);
+        let out = engine.aggregate(&request).await.unwrap();
         let want = groups(g.key);
         let got: Vec<(String, Value)> = out
             .groups()
@@ -83,6 +95,70 @@ async fn every_expected_aggregate_through_the_typed_api() {
         for (k, v) in &got {
             assert_same_measures(&format!("{} {k}", g.key), &want[k], v);
         }
+    }
+}
+
+/// The summed measures: answer column and expected file's name.
+const SUMS: [(&str, &str); 6] = [
+    (m::ORGANISATIONS, "organisations"),
+    (m::MEMBERS, "members"),
+    (m::MEMBERS_WOMEN, "membersWomen"),
+    (m::EMPLOYEES, "employees"),
+    (m::EMPLOYEES_WOMEN, "employeesWomen"),
+    (m::EMPLOYEES_MEN, "employeesMen"),
+];
+
+/// The expected file's groups as the answer's columns would hold them (`schema`:
+/// the answer's dimension columns, then [`SUMS`]).
+fn expected_batch(schema: SchemaRef, key: &str, dims: usize) -> RecordBatch {
+    let want = groups(key);
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (i, field) in schema.fields().iter().enumerate() {
+        let column: ArrayRef = if i < dims {
+            let texts: StringArray = want
+                .keys()
+                .map(|k| k.split('|').nth(i).filter(|v| *v != "None"))
+                .collect();
+            cast(&texts, field.data_type()).unwrap()
+        } else {
+            let name = SUMS[i - dims].1;
+            Arc::new(Int64Array::from_iter_values(
+                want.values().map(|v| v[name].as_i64().unwrap()),
+            ))
+        };
+        columns.push(column);
+    }
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
+/// Every grouping's rows as the engine gives them (Arrow batches), compared as
+/// tables with DataFusion's `assert_batches_sorted_eq!` against the expected file.
+#[tokio::test]
+async fn every_expected_aggregate_as_arrow_tables() {
+    let (store, _) = published_samples().await;
+    let engine = engine(store).await;
+    for g in GROUPINGS {
+        let (dims, request) = request_of(&g);
+        let out = engine.aggregate(&request).await.unwrap();
+        let got: Vec<RecordBatch> = out
+            .rows
+            .iter()
+            .map(|b| {
+                let schema = b.schema();
+                let columns: Vec<usize> = dims
+                    .iter()
+                    .map(|d| d.column())
+                    .chain(SUMS.iter().map(|(column, _)| *column))
+                    .map(|name| schema.index_of(name).unwrap())
+                    .collect();
+                b.project(&columns).unwrap()
+            })
+            .collect();
+        let want = expected_batch(got[0].schema(), g.key, dims.len());
+        let want = pretty_format_batches(&[want]).unwrap().to_string();
+        let want: Vec<&str> = want.lines().collect();
+        assert!(want.len() > 4, "{}: a header and rows", g.key);
+        assert_batches_sorted_eq!(want, &got);
     }
 }
 

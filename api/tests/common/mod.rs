@@ -23,6 +23,13 @@ pub fn ess_with(args: &[&str], env: &[(String, String)]) -> Output {
         .expect("ess runs")
 }
 
+/// Organisations published from every sample, as `expected_aggregates.json` says.
+pub fn expected_total() -> u64 {
+    let expected: serde_json::Value =
+        serde_json::from_str(ess_ingest::samples::EXPECTED_AGGREGATES).unwrap();
+    expected["total"].as_u64().expect("total is a count")
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
