@@ -1,13 +1,18 @@
 //! `ess`: the command line of the ESS open-data platform.
+//!
+//! The binary allocates with jemalloc (`tikv-jemallocator`), whose resident peak during
+//! an ingest is about 1.6× the live heap, where mimalloc's is 2.4× (BENCHMARKS.md,
+//! "Where the ingest's memory went").
 
 use ess_api::cli;
 use ess_api::store::AwsSettings;
 
 /// jemalloc: ingest allocates and frees across threads (batches built by one thread,
-/// encoded by another, freed by a third). jemalloc's arenas reuse those blocks where
-/// mimalloc kept each thread's pages and freed memory for a second before returning
-/// it: the same ingest time, and a peak memory about 90 MiB lower at 1M and 10M rows
-/// (BENCHMARKS.md, eighth round). The system allocator was slower than either.
+/// encoded by another, freed by a third). jemalloc's arenas reuse those blocks, where
+/// mimalloc keeps each thread's pages and holds freed memory for a second before
+/// returning it: the same ingest time, and a peak memory about 90 MiB lower at 1M and
+/// 10M rows (BENCHMARKS.md, "What was tried"). The system allocator is slower than
+/// either.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

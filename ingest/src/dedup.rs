@@ -4,13 +4,19 @@
 //! known from its position in the file); an accepted row's identifier is hashed to 128
 //! bits (family included) and `(hash, row)` is appended to one of [`PARTITIONS`] spill
 //! files chosen by the hash's top bits. Once every file is read, each partition is
-//! loaded alone, sorted, and every row but the last of each hash is marked superseded.
+//! loaded alone and sorted (the partitions shared out among the cores), and every row
+//! but the last of each hash is marked superseded.
 //!
-//! Memory: the superseded rows ([`Superseded`]: two bytes each, one bit per row at
-//! most) and one partition at a time (1/256 of the rows, 24 bytes each): 10 million
-//! rows need about 100 KiB of superseded rows and 1 MiB of partition, where a hash
-//! map of all ids needed hundreds of MiB. Two of ten
-//! million ids collide with a probability below 1e-24.
+//! The superseded rows are kept as roaring bitmaps keep a set ([`Superseded`]): per
+//! block of 65,536 rows, a sorted list of 2-byte offsets, or a bitmap once the list
+//! would be larger. A reader of rows in order asks for the next superseded row
+//! (`Superseded::next_from`) once per superseded row, not once per row.
+//!
+//! Memory: the superseded rows (two bytes each, one bit per row at most) and one
+//! partition at a time per core (1/256 of the rows, 24 bytes each): 10 million rows
+//! need about 100 KiB of superseded rows and 1 MiB per partition, where a hash map of
+//! all ids would need hundreds of MiB. Two of ten million ids collide with a
+//! probability below 1e-24.
 
 use std::fs::File;
 use std::hash::BuildHasher;
@@ -87,7 +93,7 @@ impl Block {
 /// sorted list of the block's superseded rows (two bytes each) while that is smaller
 /// than a bitmap, else a bitmap, as roaring bitmaps do. Duplicates are few in a
 /// registry (0.5% of the synthetic rows): ~100 KiB for 10M rows where a bitmap of every
-/// row took 1.2 MiB, and never more than that bitmap.
+/// row would take 1.2 MiB, and never more than that bitmap.
 #[derive(Debug, Default)]
 pub(crate) struct Superseded {
     /// Indexed by row / [`BLOCK_ROWS`]; blocks past the last superseded row are absent.

@@ -111,6 +111,13 @@ pub enum IngestError {
     /// A background task died.
     #[error("ingest task failed: {0}")]
     Task(String),
+    /// A task on the blocking pool panicked or was cancelled.
+    #[error("an ingest task stopped: {source}")]
+    Join {
+        /// The cause.
+        #[from]
+        source: tokio::task::JoinError,
+    },
 }
 
 /// Result alias of the ingest crate.

@@ -7,6 +7,15 @@
 //!            version the commit will take, under snapshots/<run>/downloads/
 //!         ─► commit: the table's next Delta version (a conditional create, last)
 //! ```
+//!
+//! Each run writes under a fresh UUID (`organisations/<run>/`, `snapshots/<run>/`), so
+//! concurrent runs never write the same object. A part is cut where the family
+//! changes, so each file holds one family; its statistics for the commit are read from
+//! its own footer, and its upload starts while the next part is written. Into a local
+//! directory store (`IngestJobBuilder::local_root`) finished data files are moved by
+//! the file system instead (`place_file`: a rename, or a kernel copy to a `name#0` the
+//! store's listings skip, renamed once whole), so no upload buffers sit beside the
+//! ingest. The report and the commit always go through the store.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -126,8 +135,8 @@ impl IngestJobBuilder {
     /// `LocalFileSystem` rooted there). Finished data files are then moved into it by
     /// the file system ([`place_file`]: a rename, or a copy made by the kernel from
     /// another file system) instead of streamed through the store's upload buffers:
-    /// the same objects at the same paths, without the ~12 MiB of buffers each upload
-    /// held beside the ingest, or a second write of every byte. The report and the
+    /// the same objects at the same paths, without the ~12 MiB of buffers uploads hold
+    /// beside the ingest, or a second write of every byte. The report and the
     /// commit still go through the store, so commits keep their conditional create.
     pub fn local_root(mut self, root: impl Into<PathBuf>) -> Self {
         self.local_root = Some(root.into());
@@ -225,7 +234,7 @@ impl IngestJob {
             Ok::<_, IngestError>(parts)
         };
         let (staged, uploaded) = tokio::join!(staging, uploads);
-        let staged = staged.map_err(|e| IngestError::Task(e.to_string()))?;
+        let staged = staged?;
         // An upload failure stops the staging too: it is the cause to report.
         let parts = uploaded?;
         let staged = staged?;
@@ -405,17 +414,14 @@ impl IngestJob {
         let (local, dest) = (local.to_owned(), root.join(path));
         let to = dest.clone();
         tokio::task::spawn_blocking(move || place_file(&local, &to, true))
-            .await
-            .map_err(|e| IngestError::Task(e.to_string()))?
+            .await?
             .map_err(|source| IngestError::Place { path: dest, source })
     }
 }
 
 /// Runs blocking work off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| IngestError::Task(e.to_string()))?
+    tokio::task::spawn_blocking(f).await?
 }
 
 /// Moves the finished file `local` to `dest` in a local store, creating its folders.
@@ -560,8 +566,7 @@ async fn data_file(local: &Path, path: String) -> Result<DataFile> {
             stats: Some(ess_table::stats::file_stats(&meta)),
         })
     })
-    .await
-    .map_err(|e| IngestError::Task(e.to_string()))?
+    .await?
 }
 
 #[cfg(test)]

@@ -1,4 +1,19 @@
 //! A registry row's raw values become a canonical [`Organisation`], or a rejection.
+//!
+//! The rules are SOURCES.md's: identity, names, sectors through the family's aliases,
+//! place resolution (province, region, legacy region: `ess_schemas::places`), dates
+//! per registry, integers, employees total, status; each rule that does not take a
+//! value as given raises a quality flag. A row without identifier or name is a
+//! `Rejection`, which the reader sends to the quarantine with the row's raw values.
+//! Pass one of an ingest calls `identity` alone (for CSV rows `bytes_named` and
+//! `named_identity`, without allocating), which accepts exactly the rows
+//! normalisation accepts.
+//!
+//! Place, sector and status texts are memoised per distinct spelling, looked up by
+//! borrowed text. The ingest calls `Normalizer::normalize_ref`, which writes a row's
+//! texts into buffers it reuses and returns an `OrganisationRef` borrowing them (codes
+//! borrowed from the reference data): no allocation per row once the buffers have
+//! grown. `normalize` (an owned `Organisation`) is the same code.
 
 use std::collections::HashMap;
 

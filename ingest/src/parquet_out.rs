@@ -2,12 +2,15 @@
 //! while the caller goes on producing the next row group.
 //!
 //! ```text
-//! caller ──row groups (bounded)──► writer thread ──columns──► encoder threads (scoped)
+//! caller ──row groups (bounded)──► writer thread ──columns──► encoder threads
 //!                                        └── appends column chunks in order, closes the file
 //! ```
 //!
 //! The file is the same as [`ArrowWriter`] writes (the Arrow schema is embedded): only
-//! the encoding work is spread. Memory is bounded to about two row groups.
+//! the encoding work is spread. There is one encoder thread per core for the life of
+//! the file, so their allocator caches stay warm; the columns of a row group are handed
+//! out largest first, so the threads finish together. Memory is bounded to about two
+//! row groups: one being filled while the previous one is encoded.
 
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
@@ -134,8 +137,8 @@ impl Drop for ParallelWriter {
 type Job = (ArrowColumnWriter, Vec<ArrowLeafColumn>);
 
 /// Threads that encode columns, for the life of a file: the same threads every row
-/// group, so each keeps its allocator heap warm (a thread per row group was hundreds
-/// of threads at 10M rows, each starting from fresh memory).
+/// group, so each keeps its allocator heap warm (a thread per row group would be
+/// hundreds of threads at 10M rows, each starting from fresh memory).
 struct Encoders {
     jobs: Option<Sender<(usize, Job)>>,
     done: Receiver<(usize, Result<ArrowColumnChunk>)>,

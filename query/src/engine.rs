@@ -1,4 +1,19 @@
 //! Aggregates and searches over one snapshot, planned with DataFusion's DataFrame API.
+//!
+//! The snapshot's Parquet files (and only those) are registered as a `ListingTable`
+//! of the 22 canonical columns, so a column files of older snapshots still hold
+//! (`search_key`) is never read. Its rollup, when it has one, is held in memory as a
+//! `MemTable`: the measures are additive and every filter is a dimension, so
+//! aggregates are answered from it. Sums are `coalesce(sum(x), 0)` (`measures`); the
+//! two ratios are computed from them in `ess_schemas::measures`, so every consumer
+//! rounds alike. Answers are cached per snapshot (a snapshot never changes);
+//! `aggregate_scanning` and `organisations_scanning` bypass rollup, index and cache,
+//! for the tests that check the paths agree and for benchmarks.
+//!
+//! `organisations` (search, filter, cursor) uses the snapshot's search index
+//! (`crate::search`) once built, else DataFusion, which matches every word against the
+//! same search key with one scalar UDF, `search_match(name, name_ar, source_id)`,
+//! computed once per row that passed the filter. User text is only ever a literal.
 
 use std::sync::Arc;
 

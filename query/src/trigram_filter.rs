@@ -1,5 +1,6 @@
 //! Which blocks of search keys can hold a word: a bloom filter of byte trigrams per
-//! block of [`BLOCK`] keys, so that a search scans only the blocks that may match.
+//! block of [`BLOCK`] (128) keys, of 4,096 bits (4 bytes per key), so that a search
+//! scans only the blocks that may match.
 //!
 //! The idea is ClickHouse's `ngrambf_v1` skip index (a bloom filter of n-grams per
 //! granule), laid out bit-sliced so that a search reads only the filter bits it asks

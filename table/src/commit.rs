@@ -7,7 +7,12 @@
 //! never take one version. An ingest that finds its version taken (another committed
 //! first) reads the table again and commits on top of it: the loser of a race becomes
 //! the next version, and loses nothing. A commit whose acknowledgement was lost (the
-//! store wrote it, the caller heard an error) is found in the log by its run id.
+//! store wrote it, the caller heard an error) is found in the log by its run id, which
+//! is looked for before any retry, so a run is never committed twice.
+//!
+//! Version 0 creates the table: protocol reader 1, writer 2 (every engine reads it),
+//! a checkpoint every 10 versions, the log never trimmed and a removed file's tombstone
+//! kept until its vacuum, so time travel lasts until `ess vacuum`.
 
 use std::future::Future;
 

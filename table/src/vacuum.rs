@@ -2,9 +2,10 @@
 //! superseded longer ago than the retention, and files in the table's folder that no
 //! version names and that are older than it (an interrupted ingest's). The snapshots
 //! whose files it deletes can no longer be read: the vacuum's commit records them, so
-//! that the catalog stops listing them. A vacuum with nothing to delete commits
-//! nothing. What each snapshot keeps beside the table is the caller's to delete
-//! (`ess_ingest::vacuum`).
+//! that the catalog stops listing them (`commitInfo`'s `ess` record, `expired`). Delta
+//! writes a vacuum as two versions (VACUUM START and END), which are not snapshots. A
+//! vacuum with nothing to delete commits nothing. What each snapshot keeps beside the
+//! table is the caller's to delete (`ess_ingest::vacuum`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -5,7 +5,8 @@
 //! past the end, `400` for a `Range` that does not parse, and the whole file when
 //! `If-Range` names another version or several ranges are asked for (a server may
 //! ignore those; no reader this service knows of sends them). The range grammar is
-//! `http-range-header`'s (tower-http's).
+//! `http-range-header`'s, as in tower-http; tower-http's `ServeFile` is not used
+//! because it reads local files only, and these are in an object store.
 
 use std::ops::RangeInclusive;
 use std::time::SystemTime;

@@ -1,6 +1,6 @@
 //! The mutual registry: a JSON array of objects, or one object per line (JSON Lines).
 //! The form is sniffed from the first non-blank byte. Arrays are streamed element by
-//! element.
+//! element (a serde visitor over the sequence); JSON Lines are read line by line.
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};

@@ -1,7 +1,7 @@
 //! The association registry: XLSX. The sheet is the first whose name starts with
 //! "assoc", else the first; title and blank rows may precede the header row, the first
-//! of the first 10 rows with an `Identifiant` cell. Cells are streamed, so a large
-//! sheet is never held in memory whole.
+//! of the first 10 rows with an `Identifiant` cell. Cells are streamed (calamine's
+//! `worksheet_cells_reader`), so a large sheet is never held in memory whole.
 
 use std::io::{Read, Seek};
 

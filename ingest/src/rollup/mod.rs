@@ -1,6 +1,23 @@
 //! Building the rollup ([`ess_schemas::rollup`]) as rows are written: every measure
 //! summed per combination of dimensions, in hash tables of bounded size whose rarest
 //! groups are spilled ([`spill`]) and summed back in when the rollup is written.
+//!
+//! - Each worker keys its rows while they are in its cache ([`RollupKeyer`]: dimension
+//!   texts numbered by its own interners, families and statuses by variant); the
+//!   builder translates each number once per text, so the in-order thread only queues
+//!   small records.
+//! - Groups are partitioned by (family, region, province), found from a short list per
+//!   province without hashing. A row waits in its partition's queue (256 rows), which
+//!   is added to the partition's table when full: a few thousand groups, in cache,
+//!   keyed by sector, status and year packed in one 128-bit number.
+//! - The tables have room for at most `ROLLUP_BUDGET` groups (131,072, ~13 MiB),
+//!   counting their capacity, not the groups in them, since a table grows by doubling.
+//!   Past it, the groups that met the fewest organisations are written to a temporary
+//!   file until half the budget is free: the frequent ones stay, so few rows miss.
+//! - The rollup is written a partition at a time, partitions in the order of their
+//!   (family, region, province) texts, each one's spilled runs summed back in and its
+//!   groups sorted by sector, year and status (each dimension's texts ranked once):
+//!   the file is sorted by every dimension without a sort of all groups.
 
 mod spill;
 #[cfg(test)]
@@ -58,7 +75,7 @@ fn add_sums(s: &mut Sums, o: &Sums) {
 }
 
 /// A group's key within its partition: sector, status and year in one number, hashed
-/// with one multiply (the whole key, six words, was hashed as 24 bytes).
+/// with one multiply rather than the whole six-word key hashed as 24 bytes.
 fn inner_key(key: &IdKey) -> u128 {
     (u128::from(key[3]) << 64) | (u128::from(key[4]) << 32) | u128::from(key[5])
 }
@@ -227,8 +244,8 @@ impl RollupKeyer {
 ///
 /// Memory: with [`RollupBuilder::with_spill`], the partitions' tables have room for at
 /// most `budget` groups (their capacity, not the groups in them: a table grows by
-/// doubling, so counting groups let the memory vary by up to twice with the data);
-/// past it the groups that met the fewest organisations are written out as runs.
+/// doubling, so counting groups would let the memory vary by up to twice with the
+/// data); past it the groups that met the fewest organisations are written out as runs.
 /// When finished, each partition's runs are read back and summed into it, one
 /// partition at a time, in sort order.
 #[derive(Default)]

@@ -2,9 +2,25 @@
 //! identities that resolve duplicates (last wins), then to normalise the rows and write
 //! those that stay to the final Parquet files (see [`stage`]).
 //!
-//! Memory stays flat as files grow: rows go to Parquet in batches as they are read,
-//! the duplicate index is spilled to disk (`dedup.rs`), and the cooperative CSV
-//! is normalised on every core in bounded chunks (`read_csv_parallel`).
+//! Pass one reads every file for its identities only: whether a row is accepted
+//! depends only on its identifier and names (`normalize::identity`), and every row,
+//! accepted or not, is numbered in reading order. Each accepted row's `(id hash, row)`
+//! goes to the duplicate index (`dedup.rs`), which, once every file is read, tells the
+//! superseded rows (last wins, files in the order given). Pass two normalises every
+//! row and writes those not superseded straight into the final files: no row is
+//! written twice. Both passes sum a checksum of (row number, id hash) over the accepted
+//! rows (`row_check`); if a file changed between them the ingest fails with "changed
+//! while it was being read" rather than drop the wrong rows.
+//!
+//! Memory stays flat as files grow: rows go to Parquet in batches of `BATCH_ROWS`
+//! (8,192) as they are read, in row groups of 32Ki rows (`ParquetLayout`; the writer
+//! holds about two) and 4,096-row pages; the duplicate index is spilled to disk; the
+//! quarantine is written in row groups of at most 8,192 rows and about 256 KiB of raw
+//! values (`QUARANTINE_BATCH_BYTES`); the rollup's tables are bounded
+//! (`ROLLUP_BUDGET`); and the cooperative CSV is normalised on every core in bounded
+//! chunks (`read_csv_parallel`). Batch builders are sized from the last batch with an
+//! eighth of headroom (`OrganisationBatchBuilder`), so no buffer is doubled for a batch
+//! a little larger than the last.
 //!
 //! - [`survey`]: pass one (hashes, encodings, identities).
 //! - [`pipeline`]: pass two's row workers, collector and parallel CSV reading.

@@ -1,5 +1,23 @@
 //! Pass two's pipeline: rows normalised on several threads in runs, collected in row
 //! order into the final files; the cooperative CSV read in parallel chunks.
+//!
+//! A `RowWorker` has its own normaliser memo, batch builder and rollup keyer; it keys
+//! its rows for the rollup while they are in its cache, and drops the superseded ones
+//! itself, asking the superseded set once per superseded row (`next_from`), not once
+//! per row. XLSX and JSON go through one worker on the reading thread (`Collector`).
+//! The cooperative CSV (`read_csv_parallel`), on N = min(cores, 8) workers:
+//!
+//! ```text
+//! parser thread ──CsvChunk (8,192 records: bytes + line numbers)──► N workers
+//! N workers (chunk k's rows are numbered from k × 8,192, so each knows which of
+//!            its rows are superseded) ──Normalised run (batch + keyed rollup rows)──►
+//! caller thread: applies runs in chunk order (report counts, quarantine, rollup,
+//!                Parquet), so the results are exactly those of one thread
+//! ```
+//!
+//! At most 2N + 1 chunks are out at once (parsed and not yet applied: the parser takes
+//! a token per chunk, the caller gives one back per run applied), so a worker held up
+//! by the scheduler cannot let the others' runs pile up.
 
 use super::*;
 

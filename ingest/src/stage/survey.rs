@@ -1,5 +1,14 @@
 //! Pass one over a file: its hash and encoding, and its accepted rows' identifiers,
 //! spilled beside the ingest, that resolve duplicates (last wins).
+//!
+//! For the cooperative CSV three threads share the work: one hashes the file and finds
+//! its encoding, one reads the identities as UTF-8 with the `memchr` scanner (without
+//! allocating, and without decoding a name that holds a printable ASCII byte:
+//! `bytes_named`, `named_identity`), and one hashes and spills the identifiers it is
+//! handed in batches of `ID_BATCH` (16,384) in reading order (`take_ids_beside`), so
+//! the reading thread only splits records. A file found to be Windows-1252 has its
+//! identities forgotten (the spill files truncated back to a `Mark`) and read again.
+//! XLSX and JSON are hashed, then read for their identities on one thread.
 
 use super::*;
 

@@ -10,18 +10,30 @@
 //! - `org_id`s in the same order (for `after` cursors);
 //! - its dimensions packed in 8 bytes (for filters);
 //! - where its row is (row number over the snapshot's parts);
-//! - a bloom filter of the byte trigrams of each block of 128 keys (`grams.rs`).
+//! - a bloom filter of the byte trigrams of each block of 128 keys
+//!   (`crate::trigram_filter`).
 //!
-//! A search runs one SIMD substring scan (`memchr::memmem`) of its rarest word over the
-//! blocks of the key buffer whose filter holds every trigram of every word, from the
-//! cursor on; a hit's key is checked for the other words and the filter. Keys are in
-//! `org_id` order, so the first page is complete after `first + 1` matching hits and
-//! the scan stops. The page's rows are then read from Parquet by position (page
-//! index, row selection), not by scanning.
+//! About 100 bytes per organisation in all (the trigram filter: 4 of them). The key is
+//! computed from the snapshot's `name`, `name_ar` and `source_id` columns on a thread
+//! of its own while the next batch decodes; the files store no key, and the index is
+//! dropped when a newer snapshot is served.
+//!
+//! A search runs one SIMD substring scan (`memchr::memmem`) of its rarest word (fewest
+//! hits in a sample of the keys) over the blocks of the key buffer whose filter holds
+//! every trigram of every word, from the cursor on; a hit's key is checked for the
+//! other words and the filter. From `PARALLEL_FROM` organisations (1Mi) on, the keys
+//! are cut in slices (as many as the cores, at most 8) scanned in parallel on rayon's
+//! pool, which every search of the process shares (no threads started per search). Keys are
+//! in `org_id` order, so the first page is complete after `first + 1` matching hits
+//! and the scan stops (the first slice stops the others once it alone fills the page).
+//! A search checks a cancellation flag between runs of blocks, so a request that is
+//! gone stops it. The page's rows are then read from Parquet by position (page index,
+//! row selection), not by scanning.
 //!
 //! Matching is exactly the DataFusion path's: every word of the normalised search text
 //! is a substring of the search key; filters are `IN` lists and inclusive year bounds,
-//! with unknown values matching no list and no bound. Tests compare both paths.
+//! with unknown values matching no list and no bound. Tests compare both paths, the
+//! slices against brute force, and check that every matching key's block is scanned.
 //!
 //! - [`build`]: the index built from the snapshot's files.
 //! - [`fetch`]: a page's rows read from Parquet by position.
@@ -56,6 +68,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, RowS
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
+use rayon::prelude::*;
 
 use crate::error::{QueryError, Result};
 use crate::request::{Filter, OrganisationsRequest};
@@ -276,8 +289,10 @@ impl SearchIndex {
             cancel,
         };
 
-        // Large ranges are cut in slices scanned on every core; a slice's matches
-        // count only after those of the slices before it.
+        // Large ranges are cut in slices scanned on every core (rayon's pool, shared by
+        // every search in the process: concurrent searches queue for the same cores
+        // rather than each starting threads of its own); a slice's matches count only
+        // after those of the slices before it.
         let threads = threads.clamp(1, (self.len() - from).max(1));
         let bounds: Vec<usize> = (0..=threads)
             .map(|t| from + (self.len() - from) * t / threads)
@@ -286,20 +301,11 @@ impl SearchIndex {
         let slices: Vec<Slice> = if threads == 1 {
             vec![self.scan(from..self.len(), &scan, &stop, true)]
         } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = bounds
-                    .windows(2)
-                    .enumerate()
-                    .map(|(t, w)| {
-                        let (scan, stop) = (&scan, &stop);
-                        s.spawn(move || self.scan(w[0]..w[1], scan, stop, t == 0))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("search slice"))
-                    .collect()
-            })
+            bounds
+                .par_windows(2)
+                .enumerate()
+                .map(|(t, w)| self.scan(w[0]..w[1], &scan, &stop, t == 0))
+                .collect()
         };
 
         let mut ranks = Vec::with_capacity(first);

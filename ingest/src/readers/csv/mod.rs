@@ -2,6 +2,14 @@
 //! or without BOM) or Windows-1252, quoted fields with delimiters, `""` and line
 //! breaks, headers in any order and spelling.
 //!
+//! Records are parsed into `CsvChunk`s of `CHUNK_ROWS` (8,192) records: their bytes in
+//! one buffer, field spans as 32-bit offsets (a run of 8,192 records over 4 GiB is an
+//! error naming the line: an unclosed quote). A chunk is checked as UTF-8 once, with
+//! SIMD (`simdutf8`), and its fields are read in place where they are normalised
+//! (`TextRow`: no copy per field); the records of a chunk that is not valid UTF-8 are
+//! decoded field by field into a `RawRecord`. The file's encoding is found beforehand
+//! (`readers::text`) and the text decoded as it is scanned.
+//!
 //! - [`scanner`]: records split from raw bytes (a `memchr` fast path, `csv_core` for
 //!   quoted records), and pass one's identities.
 
