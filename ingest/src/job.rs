@@ -133,7 +133,7 @@ impl IngestJobBuilder {
 
     /// Says that the store is the local directory `root` (an `object_store`
     /// `LocalFileSystem` rooted there). Finished data files are then moved into it by
-    /// the file system ([`place_file`]: a rename, or a copy made by the kernel from
+    /// the file system (`place_file`: a rename, or a copy made by the kernel from
     /// another file system) instead of streamed through the store's upload buffers:
     /// the same objects at the same paths, without the ~12 MiB of buffers uploads hold
     /// beside the ingest, or a second write of every byte. The report and the

@@ -1,7 +1,7 @@
 //! The canonical model of the ESS open-data platform, with no I/O.
 //!
 //! - [`match_key`]: the normalised matching key for names, labels and headers.
-//! - [`reference`]: regions, provinces, legacy regions and sectors, embedded.
+//! - [`reference`](mod@reference): regions, provinces, legacy regions and sectors, embedded.
 //! - [`places`]: place resolution (province, region, legacy region).
 //! - [`value_rules`]: integer, date, status and employees rules.
 //! - [`organisation`]: the canonical organisation, families, statuses, quality flags.

@@ -1,5 +1,5 @@
 //! What open-data portals harvest about a snapshot: a Frictionless Data Package
-//! ([`datapackage`]) and a DCAT-AP description in JSON-LD ([`dcat`]), made from its
+//! ([`datapackage`](mod@datapackage)) and a DCAT-AP description in JSON-LD ([`dcat`](mod@dcat)), made from its
 //! commit (the files it offers, their sizes and SHA-256) when asked for.
 
 pub mod datapackage;

@@ -1,6 +1,6 @@
 //! Building the rollup ([`ess_schemas::rollup`]) as rows are written: every measure
 //! summed per combination of dimensions, in hash tables of bounded size whose rarest
-//! groups are spilled ([`spill`]) and summed back in when the rollup is written.
+//! groups are spilled (`spill`) and summed back in when the rollup is written.
 //!
 //! - Each worker keys its rows while they are in its cache ([`RollupKeyer`]: dimension
 //!   texts numbered by its own interners, families and statuses by variant); the

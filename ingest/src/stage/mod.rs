@@ -1,6 +1,6 @@
 //! The blocking part of an ingest, on local disk: read every file twice, first for the
 //! identities that resolve duplicates (last wins), then to normalise the rows and write
-//! those that stay to the final Parquet files (see [`stage`]).
+//! those that stay to the final Parquet files (see `stage`).
 //!
 //! Pass one reads every file for its identities only: whether a row is accepted
 //! depends only on its identifier and names (`normalize::identity`), and every row,
@@ -22,11 +22,11 @@
 //! eighth of headroom (`OrganisationBatchBuilder`), so no buffer is doubled for a batch
 //! a little larger than the last.
 //!
-//! - [`survey`]: pass one (hashes, encodings, identities).
-//! - [`pipeline`]: pass two's row workers, collector and parallel CSV reading.
-//! - [`output`]: the organisations' parts and the rollup.
-//! - [`quarantine`]: the rejected rows.
-//! - [`writer_settings`]: the Parquet writer settings of published files.
+//! - `survey`: pass one (hashes, encodings, identities).
+//! - `pipeline`: pass two's row workers, collector and parallel CSV reading.
+//! - `output`: the organisations' parts and the rollup.
+//! - `quarantine`: the rejected rows.
+//! - `writer_settings`: the Parquet writer settings of published files.
 
 mod output;
 mod pipeline;

@@ -35,8 +35,8 @@
 //! with unknown values matching no list and no bound. Tests compare both paths, the
 //! slices against brute force, and check that every matching key's block is scanned.
 //!
-//! - [`build`]: the index built from the snapshot's files.
-//! - [`fetch`]: a page's rows read from Parquet by position.
+//! - `build`: the index built from the snapshot's files.
+//! - `fetch`: a page's rows read from Parquet by position.
 
 mod build;
 mod fetch;

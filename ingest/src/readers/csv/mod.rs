@@ -10,7 +10,7 @@
 //! decoded field by field into a `RawRecord`. The file's encoding is found beforehand
 //! (`readers::text`) and the text decoded as it is scanned.
 //!
-//! - [`scanner`]: records split from raw bytes (a `memchr` fast path, `csv_core` for
+//! - `scanner`: records split from raw bytes (a `memchr` fast path, `csv_core` for
 //!   quoted records), and pass one's identities.
 
 mod scanner;
