@@ -5,11 +5,9 @@
 //! byte for byte. After a deliberate change, `cargo insta review` (or
 //! `INSTA_UPDATE=always`) rewrites them.
 
-use ess_api::AppState;
-use ess_api::store::Store;
 use serde_json::Value;
 
-use crate::http::Client;
+use crate::http::sample_client;
 use crate::support::published_samples;
 
 /// Dates and times inside texts (citations name the snapshot's date).
@@ -27,14 +25,7 @@ async fn the_ingest_report_of_the_samples() {
 
 #[tokio::test]
 async fn graphql_answers_on_the_samples() {
-    let (store, _) = published_samples().await;
-    let state = AppState::latest(Store {
-        store,
-        url: "memory://".into(),
-    })
-    .await
-    .unwrap();
-    let client = Client::new(ess_api::app(state));
+    let client = sample_client().await;
     let answer = |query: &'static str| {
         let client = &client;
         async move { client.graphql(query, Value::Null).await }
