@@ -68,6 +68,17 @@ pub struct SynthTruth {
 }
 
 impl SynthTruth {
+    /// The files as ingest sources, in order.
+    pub fn sources(&self) -> Vec<crate::SourceFile> {
+        self.files
+            .iter()
+            .map(|(family, path)| {
+                let family = Family::parse(family).expect("synth writes known families");
+                crate::SourceFile::path(family, path)
+            })
+            .collect()
+    }
+
     /// The `ess ingest` command that reads these files in order.
     pub fn ingest_command(&self, store: &str) -> String {
         let mut cmd = format!("ess ingest --store {store}");

@@ -6,7 +6,6 @@
 use axum::http::StatusCode;
 use ess_api::AppState;
 use ess_api::store::Store;
-use ess_ingest::IngestJob;
 use ess_ingest::samples::sample_sources;
 use ess_schemas::{Lang, reference};
 use serde_json::Value;
@@ -295,14 +294,7 @@ async fn a_citations_permanent_link_gives_the_same_numbers_after_a_newer_snapsho
     assert_eq!(before.header("link"), format!("<{url}>; rel=\"cite-as\""));
 
     // A newer snapshot (the first sample alone) is published and served.
-    IngestJob::builder()
-        .store(store.clone())
-        .sources(sample_sources().into_iter().take(1))
-        .build()
-        .unwrap()
-        .run()
-        .await
-        .unwrap();
+    crate::support::publish(&store, sample_sources().into_iter().take(1)).await;
     let state = AppState::latest(Store {
         store,
         url: "memory://".into(),

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use ess_api::AppState;
 use ess_api::store::Store;
-use ess_ingest::IngestJob;
 use ess_ingest::samples::sample_sources;
 use ess_query::AggregateRequest;
 use object_store::ObjectStore;
@@ -15,19 +14,8 @@ use serde_json::Value;
 use crate::http::Client;
 
 async fn publish(store: &Arc<dyn ObjectStore>, files: std::ops::Range<usize>) {
-    IngestJob::builder()
-        .store(store.clone())
-        .sources(
-            sample_sources()
-                .into_iter()
-                .skip(files.start)
-                .take(files.len()),
-        )
-        .build()
-        .unwrap()
-        .run()
-        .await
-        .unwrap();
+    let samples = sample_sources().into_iter();
+    crate::support::publish(store, samples.skip(files.start).take(files.len())).await;
 }
 
 async fn total(client: &Client, snapshot: Option<&str>) -> (String, i64) {
@@ -178,18 +166,8 @@ async fn diff_counts_added_removed_and_changed_per_family_and_region() {
     let after =
         format!("{header}\nC4;Coop 4;;1\nC1;Coop 1;Souss-Massa;6\nC3;Coop 3;Drâa-Tafilalet;2\n");
     for (name, text) in [("before.csv", before), ("after.csv", after)] {
-        IngestJob::builder()
-            .store(store.clone())
-            .source(SourceFile::bytes(
-                Family::Cooperative,
-                name,
-                text.into_bytes(),
-            ))
-            .build()
-            .unwrap()
-            .run()
-            .await
-            .unwrap();
+        let file = SourceFile::bytes(Family::Cooperative, name, text.into_bytes());
+        crate::support::publish(&store, [file]).await;
     }
     let catalog = Catalog::new(store.clone(), "memory://");
     let open = |seq| {

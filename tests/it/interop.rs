@@ -8,29 +8,20 @@ use std::sync::Arc;
 
 use datafusion::prelude::{SessionContext, col};
 use deltalake::DeltaTableBuilder;
+use ess_ingest::IngestOutcome;
 use ess_ingest::samples::sample_sources;
-use ess_ingest::{IngestJob, IngestOutcome};
 use ess_schemas::arrow_schema::organisation_schema;
 use object_store::ObjectStore;
 use serde_json::Value;
 
 use crate::expected::{expected, groups};
+use crate::support::publish;
 
 /// Two snapshots: every sample (version 1, the expected aggregates), then the first
 /// sample alone (version 2, the latest).
 async fn two_snapshots(store: &Arc<dyn ObjectStore>) -> (IngestOutcome, IngestOutcome) {
-    let publish = |sources| async {
-        IngestJob::builder()
-            .store(store.clone())
-            .sources(sources)
-            .build()
-            .unwrap()
-            .run()
-            .await
-            .unwrap()
-    };
-    let all = publish(sample_sources()).await;
-    let first = publish(sample_sources().into_iter().take(1).collect::<Vec<_>>()).await;
+    let all = publish(store, sample_sources()).await;
+    let first = publish(store, sample_sources().into_iter().take(1)).await;
     assert_eq!((all.manifest.sequence, first.manifest.sequence), (1, 2));
     (all, first)
 }

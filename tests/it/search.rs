@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use ess_ingest::synth::{SynthOptions, synth};
-use ess_ingest::{IngestJob, Progress, SourceFile};
+use ess_ingest::{IngestJob, Progress};
 use ess_query::{Filter, OrganisationPage, OrganisationsRequest, SnapshotEngine};
 use ess_schemas::Family;
 use ess_schemas::arrow_schema::{col, organisation_schema};
@@ -37,12 +37,7 @@ pub(crate) async fn synthetic_snapshot() -> (Arc<dyn ObjectStore>, Manifest) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let out = IngestJob::builder()
         .store(store.clone())
-        .sources(
-            truth
-                .files
-                .iter()
-                .map(|(f, p)| SourceFile::path(Family::parse(f).unwrap(), p)),
-        )
+        .sources(truth.sources())
         // Several parts and row groups, so rows are fetched across files.
         .layout(ess_ingest::ParquetLayout {
             rows_per_file: 1_000,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use ess_ingest::samples::sample_sources;
-use ess_ingest::{IngestJob, IngestOutcome};
+use ess_ingest::{IngestJob, IngestOutcome, SourceFile};
 use ess_query::{Catalog, SnapshotEngine};
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
@@ -11,15 +11,23 @@ use object_store::memory::InMemory;
 /// Publishes the samples, in the documented order, into a fresh in-memory store.
 pub async fn published_samples() -> (Arc<dyn ObjectStore>, IngestOutcome) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let outcome = IngestJob::builder()
+    let outcome = publish(&store, sample_sources()).await;
+    (store, outcome)
+}
+
+/// Publishes `sources`, in order, as the next snapshot of `store`.
+pub async fn publish(
+    store: &Arc<dyn ObjectStore>,
+    sources: impl IntoIterator<Item = SourceFile>,
+) -> IngestOutcome {
+    IngestJob::builder()
         .store(store.clone())
-        .sources(sample_sources())
+        .sources(sources)
         .build()
         .expect("job")
         .run()
         .await
-        .expect("samples ingest");
-    (store, outcome)
+        .expect("ingest")
 }
 
 /// An engine over the latest snapshot of `store`.

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
+use ess_ingest::Progress;
 use ess_ingest::synth::{SynthOptions, synth};
-use ess_ingest::{IngestJob, Progress, SourceFile};
 use ess_query::{AggregateRequest, Dimension, SnapshotEngine};
-use ess_schemas::Family;
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
+
+use crate::support::publish;
 
 fn options(out: std::path::PathBuf) -> SynthOptions {
     SynthOptions {
@@ -33,18 +34,7 @@ async fn an_ingest_of_synthetic_registries_matches_their_ground_truth() {
     );
 
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let sources = truth
-        .files
-        .iter()
-        .map(|(family, path)| SourceFile::path(Family::parse(family).unwrap(), path));
-    let out = IngestJob::builder()
-        .store(store.clone())
-        .sources(sources)
-        .build()
-        .unwrap()
-        .run()
-        .await
-        .unwrap();
+    let out = publish(&store, truth.sources()).await;
     assert!(out.report.reconciles());
     for (family, t) in &truth.families {
         let got = &out.report.families[family];
@@ -150,19 +140,7 @@ async fn national_scale_synthetic_cooperatives_look_like_moroccos() {
     )
     .unwrap();
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let out = IngestJob::builder()
-        .store(store.clone())
-        .sources(
-            truth
-                .files
-                .iter()
-                .map(|(family, path)| SourceFile::path(Family::parse(family).unwrap(), path)),
-        )
-        .build()
-        .unwrap()
-        .run()
-        .await
-        .unwrap();
+    let out = publish(&store, truth.sources()).await;
     let engine = SnapshotEngine::open(store, out.manifest).await.unwrap();
     let by_region = engine
         .aggregate(&AggregateRequest {
