@@ -46,8 +46,7 @@ const MEASURES = `organisations members membersWomen employees employeesWomen em
   census { area population employed populationWomen organisationsPer100kInhabitants
     membersPer1000Inhabitants membersWomenPer1000Women employeesShareOfEmployed }`;
 
-const CITED = `snapshot { id createdAt }
-  fr: citation(lang: FR) { text url }
+const CITED = `fr: citation(lang: FR) { text url }
   ar: citation(lang: AR) { text url }
   en: citation(lang: EN) { text url }`;
 
@@ -75,7 +74,7 @@ function dashboardQuery(withReference) {
   ${withReference ? REFERENCE : ""}
   all: aggregate(groupBy: [], filter: $f, snapshot: $s) {
     total { ${MEASURES} } ${CITED}
-    snapshot { downloads { name url bytes rows } } }
+    snapshot { id createdAt downloads { name url bytes rows } } }
   ${parts.join("\n  ")}
   ${coops.join("\n  ")}
 }`;

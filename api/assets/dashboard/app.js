@@ -90,7 +90,7 @@ function dataKey(st) {
 let st = parse(location.search);
 let ref = null; // { regions: Map, provinces: Map, sectors: Map, snapshots: [] }
 const answers = new Map(); // dataKey -> dashboard answer
-const diffs = new Map(); // snapshot id -> diff | "none"
+const diffs = new Map(); // snapshot id -> diff
 let seq = 0;
 let firstDone = false;
 let shown = null; // the answer on screen
@@ -211,11 +211,7 @@ function wireControls() {
   const on = (sel, fn) => $(sel).addEventListener("change", fn);
   on("#f-snapshot", (e) => commit({ snapshot: e.target.value }));
   on("#f-family", (e) => commit({ family: e.target.value }));
-  on("#f-region", (e) => {
-    const region = e.target.value;
-    const p = st.province && ref.provinces.get(st.province);
-    commit({ region, province: p && p.region.code === region ? st.province : "" });
-  });
+  on("#f-region", (e) => pickRegion(e.target.value));
   on("#f-province", (e) => {
     const province = e.target.value;
     const p = province && ref.provinces.get(province);
@@ -257,6 +253,12 @@ function wireControls() {
     if (ref) validateAgainstReference();
     update();
   });
+}
+
+/** Picks region `code` ("" for all): the province stays only if it lies in that region. */
+function pickRegion(code) {
+  const p = st.province && ref.provinces.get(st.province);
+  commit({ region: code, province: p && p.region.code === code ? st.province : "" });
 }
 
 /** Applies a change of state: new URL (a history entry), then figures. */
@@ -383,6 +385,17 @@ function keyOf(b, row) {
   }
 }
 
+/**
+ * The items of breakdown `b`, one per row: `{ key, row, label }` with `label(key, row)`,
+ * or `{ key: "unknown", row, label, unknown: true }` for the group with no known value.
+ */
+function itemsOf(b, rows, label) {
+  return rows.map((row) => {
+    const key = keyOf(b, row);
+    return key === "unknown" ? { key, row, label: t("unknown"), unknown: true } : { key, row, label: label(key, row) };
+  });
+}
+
 /** Cooperatives per group of breakdown `b` (a Map), from the answer. */
 function coopsPerGroup(answer, b) {
   answer.coopMaps ??= {};
@@ -460,18 +473,13 @@ function renderHeadline(answer) {
         womenKnown ? perLine("membersWomen") : null,
       ],
     ),
-    h(
-      "div",
-      { class: "kpi kpi-wide" },
-      h("dt", null, t("employees")),
-      h("dd", { class: "kpi-value", "data-kpi": "employees", "data-value": r.employees }, int(r.employees)),
-      h(
-        "dd",
-        { class: "kpi-note" },
-        ...splitNote(r),
-      ),
-      unsplit > 0 ? h("dd", { class: "kpi-note" }, t("employeesUnsplit", { n: int(unsplit) })) : null,
-      per ? h("dd", { class: "kpi-note" }, perLine("employees")) : null,
+    kpi(
+      "employees",
+      t("employees"),
+      r.employees,
+      int(r.employees),
+      [splitNote(r), unsplit > 0 ? t("employeesUnsplit", { n: int(unsplit) }) : null, perLine("employees")],
+      "kpi-wide",
     ),
     kpi("genderCoverage", t("genderCoverage"), coverage ?? null, pct(coverage ?? null, 0), [t("coverageNote")]),
     kpi(
@@ -531,27 +539,17 @@ function sortByValue(items, plot) {
 }
 
 function sectorItems(answer) {
-  return answer.sector.rows.map((row) =>
-    row.sector
-      ? { key: keyOf("sector", row), label: nameOf(ref.sectors, row.sector.code), row }
-      : { key: "unknown", label: t("unknown"), row, unknown: true },
-  );
+  return itemsOf("sector", answer.sector.rows, (code) => nameOf(ref.sectors, code));
 }
 
 function familyItems(answer) {
-  const items = answer.family.rows.map((row) => {
-    const f = row.family ? row.family.toLowerCase() : null;
-    return f ? { key: f, label: familyLabel(f), row, family: f } : { key: "unknown", label: t("unknown"), row, unknown: true };
-  });
+  // A known family's item names it (`family`): its women members are known only for cooperatives.
+  const items = itemsOf("family", answer.family.rows, familyLabel).map((i) => (i.unknown ? i : { ...i, family: i.key }));
   return items.sort((a, b) => FAMILIES.indexOf(a.key) - FAMILIES.indexOf(b.key));
 }
 
 function statusItems(answer) {
-  const items = answer.status.rows.map((row) =>
-    row.status && row.status !== "unknown"
-      ? { key: row.status, label: STATUSES.includes(row.status) ? statusLabel(row.status) : row.status, row }
-      : { key: "unknown", label: t("unknown"), row, unknown: true },
-  );
+  const items = itemsOf("status", answer.status.rows, (s) => (STATUSES.includes(s) ? statusLabel(s) : s));
   return items.sort((a, b) => STATUSES.indexOf(a.key) - STATUSES.indexOf(b.key));
 }
 
@@ -569,11 +567,7 @@ function renderBars(answer, key, title, dimensionLabel, items) {
 function renderRegion(answer) {
   const view = viewOf(answer, t("region"), "region");
   const plot = plotted(view);
-  const items = answer.region.rows.map((row) =>
-    row.region
-      ? { key: row.region.code, label: nameOf(ref.regions, row.region.code), row }
-      : { key: "unknown", label: t("unknown"), row, unknown: true },
-  );
+  const items = itemsOf("region", answer.region.rows, (code) => nameOf(ref.regions, code));
   const byCode = new Map(items.filter((i) => !i.unknown).map((i) => [i.key, i]));
   const sec = section("region");
   const focused = document.activeElement && document.activeElement.closest ? document.activeElement.closest("button[data-region]") : null;
@@ -582,13 +576,7 @@ function renderRegion(answer) {
     tileMap(regionNames(), byCode, plot, {
       selected: st.region,
       inFilter: (code) => !st.region || st.region === code,
-      onPick: (code) => {
-        if (st.region === code) commit({ region: "", province: "" });
-        else {
-          const p = st.province && ref.provinces.get(st.province);
-          commit({ region: code, province: p && p.region.code === code ? st.province : "" });
-        }
-      },
+      onPick: (code) => pickRegion(st.region === code ? "" : code),
     }),
   );
   if (focused) {
@@ -605,13 +593,9 @@ function renderRegion(answer) {
 function renderYear(answer) {
   const view = viewOf(answer, t("founded"), "year");
   const plot = plotted(view);
-  const items = answer.year.rows
-    .map((row) =>
-      row.foundedYear != null
-        ? { key: String(row.foundedYear), label: String(row.foundedYear), row }
-        : { key: "unknown", label: t("unknown"), row, unknown: true },
-    )
-    .sort((a, b) => (a.unknown ? 1 : b.unknown ? -1 : Number(a.key) - Number(b.key)));
+  const items = itemsOf("year", answer.year.rows, (year) => year).sort((a, b) =>
+    a.unknown ? 1 : b.unknown ? -1 : Number(a.key) - Number(b.key),
+  );
   const sec = section("year");
   sec.part("note").textContent = noteText(plot);
   sec.part("chart").replaceChildren(yearChart(items, plot) || h("p", { class: "empty" }, t("noData")));
@@ -631,10 +615,6 @@ function renderChanges(diff, prev, error) {
     body.replaceChildren(h("p", { "data-diff": "none" }, t("firstSnapshot")));
     return;
   }
-  const when = (id) => {
-    const s = ref.snapshots.find((x) => x.id === id);
-    return s ? date(s.createdAt) : "";
-  };
   const rows = diff.rows.filter((r) => {
     if (st.family && (r.family || "").toLowerCase() !== st.family) return false;
     if (st.region && (!r.region || r.region.code !== st.region)) return false;
@@ -678,7 +658,7 @@ function renderChanges(diff, prev, error) {
   const others = st.province || st.sector || st.status || st.foundedFrom || st.foundedTo;
   body.replaceChildren(
     ...[
-      h("p", null, t("diffBetween", { from: diff.from.id, fromDate: when(diff.from.id), to: diff.to.id, toDate: when(diff.to.id) })),
+      h("p", null, t("diffBetween", { from: diff.from.id, fromDate: date(diff.from.createdAt), to: diff.to.id, toDate: date(diff.to.createdAt) })),
       summary,
       tbl,
       others ? h("p", { class: "help" }, t("diffScope")) : null,

@@ -14,7 +14,6 @@ export function h(tag, attrs, ...children) {
     for (const [k, v] of Object.entries(attrs)) {
       if (v == null || v === false) continue;
       if (k === "class") el.className = v;
-      else if (k === "text") el.textContent = v;
       else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
       else el.setAttribute(k, v === true ? "" : String(v));
     }
@@ -32,37 +31,34 @@ function s(tag, attrs) {
   return el;
 }
 
-/** The measures a chart can show, as counts or per inhabitant. */
+/** The measures a chart can show, as counts or per inhabitant (the census field `perKey`). */
 export const MEASURES = {
   organisations: {
     count: (r) => r.organisations,
-    per: (r) => r.census?.organisationsPer100kInhabitants ?? null,
     perKey: "organisationsPer100kInhabitants",
     perLabel: () => t("organisationsPer100kInhabitants", { n: int(100000) }),
     perFormat: ratio,
   },
   members: {
     count: (r) => r.members,
-    per: (r) => r.census?.membersPer1000Inhabitants ?? null,
     perKey: "membersPer1000Inhabitants",
     perLabel: () => t("membersPer1000Inhabitants", { n: int(1000) }),
     perFormat: ratio,
   },
   membersWomen: {
     count: (r) => r.membersWomen,
-    per: (r) => r.census?.membersWomenPer1000Women ?? null,
     perKey: "membersWomenPer1000Women",
     perLabel: () => t("membersWomenPer1000Women", { n: int(1000) }),
     perFormat: ratio,
   },
   employees: {
     count: (r) => r.employees,
-    per: (r) => r.census?.employeesShareOfEmployed ?? null,
     perKey: "employeesShareOfEmployed",
     perLabel: () => t("employeesShareOfEmployed"),
     perFormat: pctSmall,
   },
 };
+for (const m of Object.values(MEASURES)) m.per = (r) => r.census?.[m.perKey] ?? null;
 
 /**
  * What a chart plots: `view.measure`, `view.scale` ("count" | "population"),

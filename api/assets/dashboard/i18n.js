@@ -246,7 +246,6 @@ const S = {
   },
   // states
   loading: { fr: "Chargement des chiffres…", ar: "جار تحميل الأرقام…", en: "Loading the figures…" },
-  updated: { fr: "Chiffres à jour : {scope}.", ar: "الأرقام محدثة: {scope}.", en: "Figures updated: {scope}." },
   error: {
     fr: "Les chiffres n'ont pas pu être chargés : {msg}",
     ar: "تعذر تحميل الأرقام: {msg}",
