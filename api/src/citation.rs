@@ -113,6 +113,7 @@ mod tests {
             rows: 1,
             rows_by_family: Default::default(),
             organisations_parquet: Vec::new(),
+            first_founded_year: None,
             quarantine_parquet: String::new(),
             quarantine_rows: 0,
             report: String::new(),

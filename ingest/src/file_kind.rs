@@ -98,14 +98,14 @@ pub(crate) fn check_kind(source: &LocalSource) -> Result<()> {
             source: e,
         })?;
     let kind = FileKind::of(&head);
-    let (fits, flag) = match source.family {
-        Family::Cooperative => (kind == FileKind::Text, "--cooperatives"),
-        Family::Association => (kind == FileKind::Zip, "--associations"),
-        // A JSON Lines file may begin with a blank line or a BOM: anything that looks
-        // like JSON.
-        Family::Mutual => (kind == FileKind::Json, "--mutuals"),
+    // A JSON Lines file may begin with a blank line or a BOM: a mutuals file fits
+    // when it looks like JSON at all.
+    let flag = match source.family {
+        Family::Cooperative => "--cooperatives",
+        Family::Association => "--associations",
+        Family::Mutual => "--mutuals",
     };
-    if fits || kind == FileKind::Empty {
+    if kind.flag() == Some(flag) || kind == FileKind::Empty {
         return Ok(());
     }
     let advice = match (kind, kind.flag()) {

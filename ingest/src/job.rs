@@ -378,7 +378,7 @@ impl IngestJob {
                 })
             }
         };
-        let manifest = table.publish(&run_id, prepare, &self.retry).await?;
+        let manifest = table.publish(&run_id, prepare).await?;
         let metrics = IngestMetrics {
             rows_read: report.files.iter().map(|f| f.rows_read).sum(),
             accepted: report.files.iter().map(|f| f.accepted).sum(),
@@ -412,10 +412,11 @@ impl IngestJob {
             return upload(&self.store, local, path, &self.retry).await;
         };
         let (local, dest) = (local.to_owned(), root.join(path));
-        let to = dest.clone();
-        tokio::task::spawn_blocking(move || place_file(&local, &to, true))
-            .await?
-            .map_err(|source| IngestError::Place { path: dest, source })
+        blocking(move || {
+            place_file(&local, &dest, true)
+                .map_err(|source| IngestError::Place { path: dest, source })
+        })
+        .await
     }
 }
 
@@ -547,7 +548,7 @@ fn unwrap_io(e: std::io::Error) -> object_store::Error {
 /// statistics (read from its own footer).
 async fn data_file(local: &Path, path: String) -> Result<DataFile> {
     let file = local.to_owned();
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let io = |source| IngestError::Io {
             file: file.display().to_string(),
             source,
@@ -566,7 +567,7 @@ async fn data_file(local: &Path, path: String) -> Result<DataFile> {
             stats: Some(ess_table::stats::file_stats(&meta)),
         })
     })
-    .await?
+    .await
 }
 
 #[cfg(test)]
@@ -609,10 +610,7 @@ mod tests {
         assert_eq!(outcome.manifest.snapshot_id, "000001");
         let table = SnapshotTable::new(store.clone(), "test");
         // Version 0 creates the table; version 1 is the snapshot.
-        assert_eq!(
-            table.versions(&RetryPolicy::default()).await.unwrap(),
-            [0, 1]
-        );
+        assert_eq!(table.versions().await.unwrap(), [0, 1]);
 
         // A second ingest takes the next number and leaves the first untouched.
         let second = crate::samples::publish_first_sample(&store).await;
@@ -700,13 +698,7 @@ mod tests {
                 .contains("could not move a finished file into the store")
         );
         let table = SnapshotTable::new(store, "test");
-        assert!(
-            table
-                .versions(&RetryPolicy::default())
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(table.versions().await.unwrap().is_empty());
     }
 
     #[test]

@@ -137,7 +137,7 @@ pub async fn vacuum(
         newly_expired,
         files,
     } = table
-        .vacuum(retention, now.timestamp_millis(), dry_run, &retry)
+        .vacuum(retention, now.timestamp_millis(), dry_run)
         .await?;
     let mut report = VacuumReport {
         dry_run,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ess_schemas::layout::{IngestReport, Manifest};
-use ess_table::{Commit, RetryPolicy, SnapshotTable};
+use ess_table::{Commit, SnapshotTable};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
@@ -26,8 +26,9 @@ const KEPT: u64 = 4096;
 /// The snapshots of the store, as listed at one moment.
 #[derive(Debug, Default)]
 struct Listing {
-    /// Readable snapshots' versions, ascending.
-    live: Vec<u64>,
+    /// Readable snapshots' versions, ascending (shared with every caller of
+    /// `known_sequences`, so a request does not copy it).
+    live: Arc<Vec<u64>>,
     /// Snapshots a vacuum expired.
     expired: HashSet<u64>,
 }
@@ -36,7 +37,6 @@ struct Listing {
 #[derive(Clone)]
 pub struct Catalog {
     table: SnapshotTable,
-    retry: RetryPolicy,
     listing: moka::future::Cache<(), Arc<Listing>>,
     commits: moka::future::Cache<u64, Arc<Commit>>,
     reports: moka::future::Cache<u64, Arc<IngestReport>>,
@@ -74,7 +74,6 @@ impl Catalog {
     pub fn new(store: Arc<dyn ObjectStore>, name: impl Into<String>) -> Self {
         Catalog {
             table: SnapshotTable::new(store, name),
-            retry: RetryPolicy::default(),
             listing: moka::future::Cache::builder()
                 .max_capacity(1)
                 .time_to_live(LISTING_TTL)
@@ -94,16 +93,11 @@ impl Catalog {
         self.table.name()
     }
 
-    /// The snapshot table.
-    pub fn table(&self) -> &SnapshotTable {
-        &self.table
-    }
-
     /// What table version `version` is (read once, then kept).
     async fn commit(&self, version: u64) -> Result<Arc<Commit>> {
         self.commits
             .try_get_with(version, async {
-                match self.table.commit(version, &self.retry).await? {
+                match self.table.commit(version).await? {
                     Some(c) => Ok(Arc::new(c)),
                     None => Err(QueryError::UnknownSnapshot {
                         id: ess_schemas::layout::snapshot_id(version),
@@ -118,23 +112,25 @@ impl Catalog {
     async fn list_now(&self) -> Result<Listing> {
         let mut listing = Listing::default();
         let mut snapshots = Vec::new();
-        for v in self.table.versions(&self.retry).await? {
+        for v in self.table.versions().await? {
             match &*self.commit(v).await? {
                 Commit::Snapshot(_) => snapshots.push(v),
                 Commit::Vacuum(record) => listing.expired.extend(&record.expired),
                 Commit::Other => {}
             }
         }
-        listing.live = snapshots
-            .into_iter()
-            .filter(|v| !listing.expired.contains(v))
-            .collect();
+        listing.live = Arc::new(
+            snapshots
+                .into_iter()
+                .filter(|v| !listing.expired.contains(v))
+                .collect(),
+        );
         Ok(listing)
     }
 
     /// Readable snapshots' sequence numbers (table versions), ascending, listed now.
     pub async fn sequences(&self) -> Result<Vec<u64>> {
-        Ok(self.list_now().await?.live)
+        Ok(Arc::unwrap_or_clone(self.list_now().await?.live))
     }
 
     async fn known(&self) -> Result<Arc<Listing>> {
@@ -147,7 +143,7 @@ impl Catalog {
     /// Readable snapshots' sequence numbers, ascending, as listed within the last
     /// second (concurrent callers share one listing).
     pub async fn known_sequences(&self) -> Result<Arc<Vec<u64>>> {
-        Ok(Arc::new(self.known().await?.live.clone()))
+        Ok(self.known().await?.live.clone())
     }
 
     /// Forgets the last listing: the next [`Catalog::known_sequences`] lists again.
@@ -178,7 +174,7 @@ impl Catalog {
     /// Every readable snapshot, oldest first (as listed within the last second).
     pub async fn list(&self) -> Result<Vec<Manifest>> {
         let mut out = Vec::new();
-        for &seq in &self.known().await?.live {
+        for &seq in self.known().await?.live.iter() {
             out.push(self.manifest(seq).await?);
         }
         Ok(out)

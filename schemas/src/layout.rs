@@ -178,6 +178,12 @@ pub struct Manifest {
     /// The files offered for download.
     #[serde(default)]
     pub downloads: Vec<DownloadFile>,
+    /// The earliest founding year of its organisations, as the statistics of the
+    /// table's files give it: `None` when they do not say (a file without bounds for
+    /// the year), `Some(None)` when no organisation has a year. Read from the commit,
+    /// not stored in it.
+    #[serde(skip)]
+    pub first_founded_year: Option<Option<i32>>,
 }
 
 impl Manifest {
@@ -209,6 +215,7 @@ impl Manifest {
             writer: record.writer,
             downloads: record.downloads,
             run_id: run,
+            first_founded_year: None,
         }
     }
 }

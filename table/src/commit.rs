@@ -25,7 +25,6 @@ use ess_schemas::layout::{COMMIT_INFO_KEY, CommitRecord, Manifest};
 
 use crate::error::{Result, TableError};
 use crate::log::Commit;
-use crate::retry::RetryPolicy;
 use crate::table::SnapshotTable;
 
 /// Commits tried before giving up to contention.
@@ -75,28 +74,28 @@ impl SnapshotTable {
         &self,
         run_id: &str,
         mut prepare: F,
-        retry: &RetryPolicy,
     ) -> std::result::Result<Manifest, E>
     where
         E: From<TableError>,
         F: FnMut(u64) -> Fut,
         Fut: Future<Output = std::result::Result<NewSnapshot, E>>,
     {
+        let retry = &self.retry;
         let (mut transient, mut wait) = (1, retry.base);
         for _ in 0..COMMIT_ATTEMPTS {
             match self.attempt(&mut prepare).await {
-                Attempt::Committed(version) => return Ok(self.published(version, retry).await?),
+                Attempt::Committed(version) => return Ok(self.published(version).await?),
                 Attempt::Unprepared(e) => return Err(e),
                 Attempt::Taken(base) => {
                     // Taken by another ingest, or by this one's own commit whose
                     // acknowledgement was lost.
-                    if let Some(m) = self.find_run(run_id, base, retry).await? {
+                    if let Some(m) = self.find_run(run_id, base).await? {
                         return Ok(m);
                     }
                     tracing::info!("a concurrent ingest committed first; committing on top of it");
                 }
                 Attempt::Failed(e, base) => {
-                    if let Some(m) = self.find_run(run_id, base, retry).await? {
+                    if let Some(m) = self.find_run(run_id, base).await? {
                         return Ok(m);
                     }
                     if !e.is_transient() || transient >= retry.attempts {
@@ -185,8 +184,8 @@ impl SnapshotTable {
     }
 
     /// The snapshot committed at `version`.
-    async fn published(&self, version: u64, retry: &RetryPolicy) -> Result<Manifest> {
-        match self.commit(version, retry).await? {
+    async fn published(&self, version: u64) -> Result<Manifest> {
+        match self.commit(version).await? {
             Some(Commit::Snapshot(m)) => Ok(*m),
             _ => Err(TableError::NotASnapshot {
                 version,
@@ -197,20 +196,10 @@ impl SnapshotTable {
 
     /// The snapshot of run `run_id` committed after version `base`, if any: a commit
     /// that succeeded though its caller heard otherwise.
-    async fn find_run(
-        &self,
-        run_id: &str,
-        base: Option<u64>,
-        retry: &RetryPolicy,
-    ) -> Result<Option<Manifest>> {
+    async fn find_run(&self, run_id: &str, base: Option<u64>) -> Result<Option<Manifest>> {
         let after = base.map_or(0, |b| b + 1);
-        for v in self
-            .versions(retry)
-            .await?
-            .into_iter()
-            .filter(|v| *v >= after)
-        {
-            if let Some(Commit::Snapshot(m)) = self.commit(v, retry).await?
+        for v in self.versions().await?.into_iter().filter(|v| *v >= after) {
+            if let Some(Commit::Snapshot(m)) = self.commit(v).await?
                 && m.run_id == run_id
             {
                 tracing::info!(snapshot = %m.snapshot_id, "the commit had succeeded: its acknowledgement was lost");

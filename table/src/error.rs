@@ -47,24 +47,6 @@ pub enum TableError {
         /// Why.
         why: String,
     },
-    /// A Parquet file whose statistics could not be read.
-    #[error("the statistics of `{path}`: {source}")]
-    Stats {
-        /// The file.
-        path: String,
-        /// The reader's error.
-        #[source]
-        source: parquet::errors::ParquetError,
-    },
-    /// A local file could not be read or removed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 impl TableError {

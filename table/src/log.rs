@@ -57,9 +57,9 @@ fn rfc3339(ms: i64) -> String {
 
 impl SnapshotTable {
     /// The table's versions, listed now, ascending (empty without a table).
-    pub async fn versions(&self, retry: &crate::RetryPolicy) -> Result<Vec<u64>> {
+    pub async fn versions(&self) -> Result<Vec<u64>> {
         let dir = log_dir();
-        let metas = crate::retry::list_all(self.store().as_ref(), &dir, retry)
+        let metas = crate::retry::list_all(self.store().as_ref(), &dir, &self.retry)
             .await
             .map_err(|source| TableError::Store {
                 operation: "list",
@@ -78,9 +78,10 @@ impl SnapshotTable {
     }
 
     /// What version `version` is; `None` when it does not exist.
-    pub async fn commit(&self, version: u64, retry: &crate::RetryPolicy) -> Result<Option<Commit>> {
+    pub async fn commit(&self, version: u64) -> Result<Option<Commit>> {
         let path = Path::from(format!("{}/{version:020}.json", log_dir()));
-        let got = retry
+        let got = self
+            .retry
             .run("read a commit", || async {
                 self.store().get(&path).await?.bytes().await
             })
@@ -102,14 +103,37 @@ impl SnapshotTable {
     }
 }
 
+/// The earliest founding year in a data file, from its Delta statistics: `None` when
+/// they do not say, `Some(None)` when every organisation of the file has no year.
+fn earliest_year(stats: Option<&str>) -> Option<Option<i32>> {
+    let stats: serde_json::Value = serde_json::from_str(stats?).ok()?;
+    let year = ess_schemas::arrow_schema::col::FOUNDED_YEAR;
+    if let Some(min) = stats["minValues"][year].as_i64() {
+        return i32::try_from(min).ok().map(Some);
+    }
+    let rows = stats["numRecords"].as_i64()?;
+    (stats["nullCount"][year].as_i64()? == rows).then_some(None)
+}
+
 /// What the actions of commit `version` make of it.
 pub(crate) fn describe(version: u64, actions: Vec<Action>) -> Result<Commit> {
     let mut info = None;
     let mut parts = Vec::new();
+    // The earliest founding year over the files added, while every file's statistics
+    // say it (`None` once one does not).
+    let mut first_year: Option<Option<i32>> = Some(None);
     for action in actions {
         match action {
             Action::CommitInfo(ci) => info = Some(ci),
-            Action::Add(add) => parts.push(add.path),
+            Action::Add(add) => {
+                first_year = first_year.zip(earliest_year(add.stats.as_deref())).map(
+                    |(so_far, file)| match (so_far, file) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    },
+                );
+                parts.push(add.path);
+            }
             _ => {}
         }
     }
@@ -127,9 +151,9 @@ pub(crate) fn describe(version: u64, actions: Vec<Action>) -> Result<Commit> {
             })?;
         let created_at = rfc3339(info.timestamp.unwrap_or_default());
         parts.sort();
-        return Ok(Commit::Snapshot(Box::new(Manifest::from_commit(
-            version, created_at, record, parts,
-        ))));
+        let mut manifest = Manifest::from_commit(version, created_at, record, parts);
+        manifest.first_founded_year = first_year;
+        return Ok(Commit::Snapshot(Box::new(manifest)));
     }
     match serde_json::from_value::<VacuumRecord>(record.clone()) {
         Ok(v) => Ok(Commit::Vacuum(v)),
@@ -140,6 +164,29 @@ pub(crate) fn describe(version: u64, actions: Vec<Action>) -> Result<Commit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_files_earliest_year_is_read_from_its_statistics() {
+        let stats = |s: &str| earliest_year(Some(s));
+        assert_eq!(
+            stats(
+                r#"{"numRecords":3,"minValues":{"founded_year":1987},"nullCount":{"founded_year":1}}"#
+            ),
+            Some(Some(1987))
+        );
+        // Every organisation of the file without a year.
+        assert_eq!(
+            stats(r#"{"numRecords":3,"minValues":{},"nullCount":{"founded_year":3}}"#),
+            Some(None)
+        );
+        // Bounds missing while some years are known: the statistics do not say.
+        assert_eq!(
+            stats(r#"{"numRecords":3,"minValues":{},"nullCount":{"founded_year":1}}"#),
+            None
+        );
+        assert_eq!(stats("not JSON"), None);
+        assert_eq!(earliest_year(None), None);
+    }
 
     #[test]
     fn commit_file_names() {

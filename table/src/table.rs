@@ -63,7 +63,8 @@ pub struct SnapshotTable {
     store: Arc<dyn ObjectStore>,
     /// What delta-rs reads and writes through.
     delta_store: Arc<dyn ObjectStore>,
-    retry: RetryPolicy,
+    /// How every call of the table on the store is retried.
+    pub(crate) retry: RetryPolicy,
     name: String,
     url: Url,
 }
@@ -123,23 +124,13 @@ impl SnapshotTable {
 
     /// The table at its latest version; `None` when the store has no table yet.
     pub async fn load(&self) -> Result<Option<DeltaTable>> {
-        self.load_at(None).await
-    }
-
-    /// The table at `version` (the latest when `None`); `None` when the store has no
-    /// table yet.
-    pub async fn load_at(&self, version: Option<u64>) -> Result<Option<DeltaTable>> {
         // A store without a log has no table: said here, so that the kernel does not
         // log an error for what is the first ingest's normal case.
         if !self.has_log().await? {
             self.check_layout().await?;
             return Ok(None);
         }
-        let mut builder = self.builder()?;
-        if let Some(v) = version {
-            builder = builder.with_version(v);
-        }
-        match builder.load().await {
+        match self.builder()?.load().await {
             Ok(table) => Ok(Some(table)),
             Err(DeltaTableError::NotATable(_)) => {
                 self.check_layout().await?;
@@ -149,36 +140,36 @@ impl SnapshotTable {
         }
     }
 
-    /// Whether the table's log holds any file (one listing page, not the whole log).
+    /// Whether the table's log holds any file.
     async fn has_log(&self) -> Result<bool> {
-        let log = Path::from(crate::log::log_dir());
-        let first = self
-            .retry
-            .run("list", || async {
-                self.store.list(Some(&log)).next().await.transpose()
-            })
-            .await
-            .map_err(|source| TableError::Store {
-                operation: "list",
-                path: log.to_string(),
-                source,
-            })?;
-        Ok(first.is_some())
+        self.holds_any(&crate::log::log_dir()).await
     }
 
     /// An error when the store holds snapshots in the old layout.
     pub async fn check_layout(&self) -> Result<()> {
-        let old = Path::from(OLD_MANIFEST_DIR);
-        match self.delta_store.list(Some(&old)).next().await {
-            None => Ok(()),
-            Some(Ok(_)) => Err(TableError::OldLayout {
+        if self.holds_any(OLD_MANIFEST_DIR).await? {
+            return Err(TableError::OldLayout {
                 store: self.name.clone(),
-            }),
-            Some(Err(source)) => Err(TableError::Store {
-                operation: "list",
-                path: OLD_MANIFEST_DIR.to_owned(),
-                source,
-            }),
+            });
         }
+        Ok(())
+    }
+
+    /// Whether any object is under `prefix`: one listing page, retried, not the whole
+    /// listing.
+    async fn holds_any(&self, prefix: &str) -> Result<bool> {
+        let prefix = Path::from(prefix);
+        let first = self
+            .retry
+            .run("list", || async {
+                self.store.list(Some(&prefix)).next().await.transpose()
+            })
+            .await
+            .map_err(|source| TableError::Store {
+                operation: "list",
+                path: prefix.to_string(),
+                source,
+            })?;
+        Ok(first.is_some())
     }
 }

@@ -17,7 +17,6 @@ use ess_schemas::layout::{COMMIT_INFO_KEY, TABLE_DIR};
 
 use crate::error::{Result, TableError};
 use crate::log::{Commit, VacuumRecord};
-use crate::retry::RetryPolicy;
 use crate::table::SnapshotTable;
 
 /// One moment for both of Delta's passes (the dry run that names what to delete, and
@@ -46,13 +45,8 @@ pub struct TableVacuum {
 
 impl SnapshotTable {
     /// The files in the table's folder (outside its log), from the table's root.
-    async fn data_files(&self, retry: &RetryPolicy) -> Result<HashSet<String>> {
-        use futures::TryStreamExt;
-        let root = object_store::path::Path::from(TABLE_DIR);
-        let listed: Vec<object_store::ObjectMeta> = retry
-            .run("list the table's files", || {
-                self.store().list(Some(&root)).try_collect::<Vec<_>>()
-            })
+    async fn data_files(&self) -> Result<HashSet<String>> {
+        let listed = crate::retry::list_all(self.store().as_ref(), TABLE_DIR, &self.retry)
             .await
             .map_err(|source| TableError::Store {
                 operation: "list",
@@ -78,13 +72,12 @@ impl SnapshotTable {
         retention: Duration,
         now_ms: i64,
         dry_run: bool,
-        retry: &RetryPolicy,
     ) -> Result<TableVacuum> {
         // What the log says. An unreadable commit stops the vacuum: better to keep a
         // file than to guess.
         let mut found = TableVacuum::default();
-        for v in self.versions(retry).await? {
-            match self.commit(v, retry).await? {
+        for v in self.versions().await? {
+            match self.commit(v).await? {
                 Some(Commit::Snapshot(m)) => {
                     found.snapshots.insert(m.run_id.clone(), v);
                 }
@@ -111,7 +104,7 @@ impl SnapshotTable {
         // Delta names the files of every tombstone the log still holds, those an
         // earlier vacuum deleted included (the tombstones are kept with the log, for
         // time travel): only files still there are to delete.
-        let present = self.data_files(retry).await?;
+        let present = self.data_files().await?;
         plan.files_deleted.retain(|p| present.contains(p));
         let runs_hit: HashSet<&str> = plan
             .files_deleted
