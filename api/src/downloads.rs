@@ -10,9 +10,10 @@ use bytes::Bytes;
 use ess_ingest::downloads::sha256_hex;
 use ess_query::{AggregateRequest, Dimension, Filter};
 use ess_schemas::layout::{DownloadFile, Manifest};
+use serde::Serialize;
 
 use crate::metadata;
-use crate::state::Served;
+use crate::state::AppState;
 
 /// The Data Package's name.
 pub const DATAPACKAGE: &str = "datapackage.json";
@@ -20,8 +21,8 @@ pub const DATAPACKAGE: &str = "datapackage.json";
 /// The DCAT description's name.
 pub const DCAT: &str = "dcat.jsonld";
 
-/// One downloadable file.
-#[derive(Debug, Clone)]
+/// One downloadable file; serialised as `GET /downloads` lists it (without its body).
+#[derive(Debug, Clone, Serialize)]
 pub struct Listed {
     /// Its public name.
     pub name: String,
@@ -36,6 +37,7 @@ pub struct Listed {
     /// Media type.
     pub media_type: String,
     /// Where its bytes are.
+    #[serde(skip)]
     pub body: Body,
 }
 
@@ -53,30 +55,33 @@ pub fn url(base: &str, manifest: &Manifest, name: &str) -> String {
     format!("{base}/downloads/{}/{name}", manifest.snapshot_id)
 }
 
-/// Every file of `served`'s snapshot, stored ones first.
-pub async fn list(served: &Served, base: &str) -> ess_query::Result<Vec<Listed>> {
-    let mut files = stored(served.manifest(), base);
-    files.extend(made(served, base).await?);
+/// Every file of `manifest`'s snapshot, stored ones first.
+pub async fn list(
+    state: &AppState,
+    manifest: &Manifest,
+    base: &str,
+) -> ess_query::Result<Vec<Listed>> {
+    let mut files = stored(manifest, base);
+    files.extend(made(state, manifest, base, &[DATAPACKAGE, DCAT]).await?);
     Ok(files)
 }
 
-/// The file of `served`'s snapshot named `name`, if it has one. A stored file is
+/// The file of `manifest`'s snapshot named `name`, if it has one. A stored file is
 /// found in the commit alone (what every range request of a remote reader asks); the
 /// portal metadata is made only when it is the file asked for.
-pub async fn find(served: &Served, base: &str, name: &str) -> ess_query::Result<Option<Listed>> {
-    if let Some(file) = stored(served.manifest(), base)
-        .into_iter()
-        .find(|f| f.name == name)
-    {
+pub async fn find(
+    state: &AppState,
+    manifest: &Manifest,
+    base: &str,
+    name: &str,
+) -> ess_query::Result<Option<Listed>> {
+    if let Some(file) = stored(manifest, base).into_iter().find(|f| f.name == name) {
         return Ok(Some(file));
     }
-    if name != DATAPACKAGE && name != DCAT {
+    let Some(made_name) = [DATAPACKAGE, DCAT].into_iter().find(|made| *made == name) else {
         return Ok(None);
-    }
-    Ok(made(served, base)
-        .await?
-        .into_iter()
-        .find(|f| f.name == name))
+    };
+    Ok(made(state, manifest, base, &[made_name]).await?.pop())
 }
 
 /// The files the snapshot's commit records.
@@ -96,26 +101,27 @@ fn stored(manifest: &Manifest, base: &str) -> Vec<Listed> {
         .collect()
 }
 
-/// The Data Package and the DCAT description, made now.
-async fn made(served: &Served, base: &str) -> ess_query::Result<Vec<Listed>> {
-    let manifest = served.manifest();
-    let first_year = first_founding_year(served).await?;
-    Ok([
-        (
-            DATAPACKAGE,
-            metadata::datapackage(manifest, base),
-            "application/json",
-        ),
-        (
-            DCAT,
-            metadata::dcat(manifest, base, first_year),
-            "application/ld+json",
-        ),
-    ]
-    .into_iter()
-    .map(|(name, value, media_type)| {
+/// The portal metadata named in `names` (the Data Package, the DCAT description),
+/// made now, in that order.
+async fn made(
+    state: &AppState,
+    manifest: &Manifest,
+    base: &str,
+    names: &[&str],
+) -> ess_query::Result<Vec<Listed>> {
+    let mut files = Vec::with_capacity(names.len());
+    for &name in names {
+        let (value, media_type) = if name == DCAT {
+            let first_year = first_founding_year(state, manifest).await?;
+            (
+                metadata::dcat(manifest, base, first_year),
+                "application/ld+json",
+            )
+        } else {
+            (metadata::datapackage(manifest, base), "application/json")
+        };
         let bytes = Bytes::from(serde_json::to_vec_pretty(&value).expect("JSON serialises"));
-        Listed {
+        files.push(Listed {
             name: name.into(),
             url: url(base, manifest, name),
             bytes: bytes.len() as u64,
@@ -123,13 +129,21 @@ async fn made(served: &Served, base: &str) -> ess_query::Result<Vec<Listed>> {
             sha256: sha256_hex(&bytes),
             media_type: media_type.into(),
             body: Body::Made(bytes),
-        }
-    })
-    .collect())
+        });
+    }
+    Ok(files)
 }
 
-/// The earliest founding year of the snapshot's organisations (from its rollup).
-async fn first_founding_year(served: &Served) -> ess_query::Result<Option<i32>> {
+/// The earliest founding year of the snapshot's organisations: from its commit (the
+/// table files' statistics) without opening the snapshot, else from its rollup.
+async fn first_founding_year(
+    state: &AppState,
+    manifest: &Manifest,
+) -> ess_query::Result<Option<i32>> {
+    if let Some(year) = manifest.first_founded_year {
+        return Ok(year);
+    }
+    let served = state.snapshot(Some(&manifest.snapshot_id)).await?;
     let by_year = served
         .engine
         .aggregate(&AggregateRequest {

@@ -175,16 +175,6 @@ impl Metrics {
         }
     }
 
-    /// `GET` downloads answered with `status` so far.
-    pub fn downloads(&self, status: u16) -> u64 {
-        self.downloads
-            .get_or_create(&DownloadLabels {
-                method: "GET",
-                status,
-            })
-            .get()
-    }
-
     /// Counts a refusal by `limit`.
     pub fn reject(&self, limit: &'static str) {
         self.rejections.get_or_create(&LimitLabels { limit }).inc();

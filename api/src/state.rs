@@ -203,6 +203,17 @@ impl AppState {
             .map_err(ess_query::QueryError::from_shared)
     }
 
+    /// The manifest of snapshot `id`, without opening its engine (the served
+    /// snapshot's, or the one its commit records).
+    pub async fn manifest_of(&self, id: &str) -> ess_query::Result<Arc<Manifest>> {
+        let current = self.current();
+        let seq = self.catalog.resolve(id).await?;
+        if seq == current.manifest().sequence {
+            return Ok(current.engine.shared_manifest());
+        }
+        Ok(Arc::new(self.catalog.manifest(seq).await?))
+    }
+
     /// The snapshot before `served`, if any.
     pub async fn previous(&self, served: &Served) -> ess_query::Result<Option<Arc<Served>>> {
         let seq = served.manifest().sequence;

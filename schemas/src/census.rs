@@ -29,9 +29,6 @@ use crate::reference::Province;
 /// The census file, as embedded.
 pub const CENSUS_2024: &str = include_str!("../reference/census/census_2024.csv");
 
-/// Where its figures come from.
-pub const CENSUS_SOURCES: &str = include_str!("../reference/census/SOURCES.json");
-
 /// The crosswalk from HCP's units to ISO provinces.
 pub const HCP_CROSSWALK: &str = include_str!("../reference/census/hcp_crosswalk.csv");
 
@@ -179,7 +176,6 @@ pub struct Census {
     country: AreaFigures,
     regions: BTreeMap<String, AreaFigures>,
     provinces: BTreeMap<String, AreaFigures>,
-    rows: Vec<CensusRow>,
 }
 
 /// The embedded census.
@@ -194,7 +190,6 @@ pub fn census() -> &'static Census {
             country: AreaFigures::default(),
             regions: BTreeMap::new(),
             provinces: BTreeMap::new(),
-            rows: rows.clone(),
         };
         for row in &rows {
             match row.level.as_str() {
@@ -222,11 +217,6 @@ pub struct Area {
 }
 
 impl Census {
-    /// Every row of the file.
-    pub fn rows(&self) -> &[CensusRow] {
-        &self.rows
-    }
-
     /// The country's figures.
     pub fn country(&self) -> &AreaFigures {
         &self.country

@@ -27,15 +27,6 @@ impl ColumnDoc {
     pub fn heading(&self, lang: Lang) -> &'static str {
         self.heading[lang.index()]
     }
-
-    /// The description in `lang`; Arabic readers get the French one, the language of
-    /// the registries.
-    pub fn description(&self, lang: Lang) -> &'static str {
-        match lang {
-            Lang::En => self.en,
-            Lang::Fr | Lang::Ar => self.fr,
-        }
-    }
 }
 
 const fn doc(
@@ -426,24 +417,6 @@ pub const CENSUS_HEADINGS: &[(&str, [&str; 3])] = &[
     ),
 ];
 
-/// A census heading in `lang`.
-pub fn census_heading(name: &str, lang: Lang) -> &'static str {
-    CENSUS_HEADINGS
-        .iter()
-        .find(|(m, _)| *m == name)
-        .map(|(_, h)| h[lang.index()])
-        .unwrap_or("")
-}
-
-/// A measure's heading in `lang`.
-pub fn measure_heading(measure: &str, lang: Lang) -> &'static str {
-    MEASURE_HEADINGS
-        .iter()
-        .find(|(m, _)| *m == measure)
-        .map(|(_, h)| h[lang.index()])
-        .unwrap_or("")
-}
-
 /// The word for a value that is not known, in `lang`.
 pub fn unknown_label(lang: Lang) -> &'static str {
     ["inconnu", "غير معروف", "unknown"][lang.index()]
@@ -495,9 +468,18 @@ pub fn status_label(status: &str, lang: Lang) -> &str {
     labels[lang.index()]
 }
 
-/// The documentation of an organisations column.
-pub fn organisation_column(name: &str) -> Option<&'static ColumnDoc> {
-    ORGANISATION_COLUMNS.iter().find(|c| c.name == name)
+/// The label in `lang` of `code`, a value of the code column `column` (family,
+/// sector, region, province or status); the code itself when it has none.
+pub fn code_label<'a>(column: &str, code: &'a str, lang: Lang) -> &'a str {
+    let r = crate::reference::reference();
+    match column {
+        col::FAMILY => crate::Family::parse(code).map_or(code, |f| family_label(f, lang)),
+        col::SECTOR_CODE => r.sector(code).map_or(code, |s| s.name(lang)),
+        col::REGION_CODE => r.region(code).map_or(code, |s| s.name(lang)),
+        col::PROVINCE_CODE => r.province(code).map_or(code, |s| s.name(lang)),
+        col::STATUS => status_label(code, lang),
+        _ => code,
+    }
 }
 
 #[cfg(test)]
@@ -529,10 +511,17 @@ mod tests {
 
     #[test]
     fn measures_have_headings_in_every_language() {
+        let heading = |measure: &str, lang: Lang| {
+            let (_, h) = MEASURE_HEADINGS
+                .iter()
+                .find(|(m, _)| *m == measure)
+                .unwrap();
+            h[lang.index()]
+        };
         for lang in [Lang::Fr, Lang::Ar, Lang::En] {
-            assert!(!measure_heading("members", lang).is_empty());
+            assert!(!heading("members", lang).is_empty());
         }
-        assert_eq!(measure_heading("membersWomen", Lang::En), "Women members");
+        assert_eq!(heading("membersWomen", Lang::En), "Women members");
         for status in crate::Status::ALL {
             assert_ne!(status_label(status.as_str(), Lang::Ar), status.as_str());
         }

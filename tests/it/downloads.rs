@@ -341,6 +341,29 @@ async fn parquet_downloads_describe_their_columns_and_provenance() {
     assert_eq!(rows as u64, crate::expected::total());
 }
 
+/// The earliest founding year of the samples, from `expected_aggregates.json`.
+fn earliest_founding_year() -> i32 {
+    groups("year_family")
+        .keys()
+        .filter_map(|k| k.split('|').next()?.parse().ok())
+        .min()
+        .expect("years in the expected aggregates")
+}
+
+/// The DCAT's first year is read from the commit (its files' statistics), so that
+/// describing a past snapshot does not open it.
+#[tokio::test]
+async fn the_earliest_founding_year_is_read_from_the_commit() {
+    let (store, outcome) = crate::support::published_samples().await;
+    let earliest = Some(Some(earliest_founding_year()));
+    assert_eq!(outcome.manifest.first_founded_year, earliest);
+    let listed = ess_query::Catalog::new(store, "memory://")
+        .latest()
+        .await
+        .unwrap();
+    assert_eq!(listed.first_founded_year, earliest);
+}
+
 #[tokio::test]
 async fn the_data_package_and_dcat_describe_the_files() {
     let client = sample_client().await;
@@ -395,6 +418,10 @@ async fn the_data_package_and_dcat_describe_the_files() {
             .as_str()
             .unwrap()
             < "2000"
+    );
+    assert_eq!(
+        dcat["dct:temporal"]["dcat:startDate"]["@value"],
+        format!("{:04}-01-01", earliest_founding_year())
     );
     let distributions = dcat["dcat:distribution"].as_array().unwrap();
     assert_eq!(distributions.len(), 6);

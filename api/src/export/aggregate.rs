@@ -5,12 +5,9 @@
 
 use ess_query::{AggregateOutput, AggregateRequest, Dimension, GroupKey};
 use ess_schemas::census::Area;
-use ess_schemas::columns::{
-    CENSUS_HEADINGS, MEASURE_HEADINGS, census_heading, family_label, measure_heading, status_label,
-    unknown_label,
-};
+use ess_schemas::columns::{CENSUS_HEADINGS, MEASURE_HEADINGS, code_label, unknown_label};
 use ess_schemas::measures::Sums;
-use ess_schemas::{Lang, reference};
+use ess_schemas::{Family, Lang};
 
 use crate::export::csv::CsvChunks;
 use crate::graphql::census::area_of;
@@ -58,13 +55,13 @@ pub fn write(
     heading.extend(
         MEASURE_HEADINGS
             .iter()
-            .map(|(m, _)| measure_heading(m, lang).to_owned()),
+            .map(|(_, h)| h[lang.index()].to_owned()),
     );
     if census {
         heading.extend(
             CENSUS_HEADINGS
                 .iter()
-                .map(|(m, _)| census_heading(m, lang).to_owned()),
+                .map(|(_, h)| h[lang.index()].to_owned()),
         );
     }
     csv.record(&heading);
@@ -121,44 +118,20 @@ fn push_census(row: &mut Vec<String>, area: Option<Area>, sums: &Sums, csv: &Csv
 }
 
 fn push_dimension(row: &mut Vec<String>, d: Dimension, key: &GroupKey, lang: Lang) {
-    let r = reference();
     let unknown = || unknown_label(lang).to_owned();
-    let (code, label) = match d {
+    let code = match d {
         Dimension::FoundedYear => {
             row.push(key.founded_year.map_or_else(unknown, |y| y.to_string()));
             return;
         }
-        Dimension::Family => (
-            key.family.map(|f| f.as_str().to_owned()),
-            key.family.map(|f| family_label(f, lang).to_owned()),
-        ),
-        Dimension::Region => (
-            key.region.clone(),
-            key.region
-                .as_deref()
-                .map(|c| r.region(c).map_or(c, |x| x.name(lang)).to_owned()),
-        ),
-        Dimension::Province => (
-            key.province.clone(),
-            key.province
-                .as_deref()
-                .map(|c| r.province(c).map_or(c, |x| x.name(lang)).to_owned()),
-        ),
-        Dimension::Sector => (
-            key.sector.clone(),
-            key.sector
-                .as_deref()
-                .map(|c| r.sector(c).map_or(c, |x| x.name(lang)).to_owned()),
-        ),
-        Dimension::Status => (
-            key.status.clone(),
-            key.status
-                .as_deref()
-                .map(|s| status_label(s, lang).to_owned()),
-        ),
+        Dimension::Family => key.family.map(Family::as_str),
+        Dimension::Region => key.region.as_deref(),
+        Dimension::Province => key.province.as_deref(),
+        Dimension::Sector => key.sector.as_deref(),
+        Dimension::Status => key.status.as_deref(),
     };
-    row.push(code.unwrap_or_default());
-    row.push(label.unwrap_or_else(unknown));
+    row.push(code.unwrap_or_default().to_owned());
+    row.push(code.map_or_else(unknown, |c| code_label(d.column(), c, lang).to_owned()));
 }
 
 /// The measures in [`MEASURE_HEADINGS`] order.

@@ -5,9 +5,9 @@
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Int32Type, Int64Type};
+use ess_schemas::Lang;
 use ess_schemas::arrow_schema::col;
-use ess_schemas::columns::{ORGANISATION_COLUMNS, family_label, status_label};
-use ess_schemas::{Family, Lang, reference};
+use ess_schemas::columns::{ORGANISATION_COLUMNS, code_label};
 
 use crate::export::csv::CsvChunks;
 
@@ -24,19 +24,6 @@ fn label_heading(column: &str, lang: Lang) -> Option<&'static str> {
     Some(h[lang.index()])
 }
 
-fn label(column: &str, code: &str, lang: Lang) -> String {
-    let r = reference();
-    match column {
-        col::FAMILY => Family::parse(code).map_or(code, |f| family_label(f, lang)),
-        col::SECTOR_CODE => r.sector(code).map_or(code, |s| s.name(lang)),
-        col::REGION_CODE => r.region(code).map_or(code, |s| s.name(lang)),
-        col::PROVINCE_CODE => r.province(code).map_or(code, |s| s.name(lang)),
-        col::STATUS => status_label(code, lang),
-        _ => code,
-    }
-    .to_owned()
-}
-
 /// Writes the heading.
 pub fn write_heading(csv: &mut CsvChunks, lang: Lang) {
     let mut heading = Vec::new();
@@ -51,21 +38,24 @@ pub fn write_heading(csv: &mut CsvChunks, lang: Lang) {
 
 /// Writes the rows of `batch` (the organisations schema).
 pub fn write_batch(csv: &mut CsvChunks, batch: &RecordBatch, lang: Lang) {
-    let columns: Vec<(&str, Option<&dyn Array>)> = ORGANISATION_COLUMNS
+    // Per column: its name, its array, and whether a label column follows it.
+    let columns: Vec<(&str, Option<&dyn Array>, bool)> = ORGANISATION_COLUMNS
         .iter()
-        .map(|c| (c.name, batch.column_by_name(c.name).map(|a| a.as_ref())))
+        .map(|c| {
+            let array = batch.column_by_name(c.name).map(|a| a.as_ref());
+            (c.name, array, label_heading(c.name, lang).is_some())
+        })
         .collect();
     let mut row: Vec<String> = Vec::with_capacity(columns.len() + 5);
     for i in 0..batch.num_rows() {
         row.clear();
-        for (name, array) in &columns {
+        for (name, array, has_label) in &columns {
             let cell = array.map(|a| cell(a, i)).unwrap_or_default();
-            let has_label = label_heading(name, lang).is_some();
-            if has_label {
+            if *has_label {
                 let l = if cell.is_empty() {
                     String::new()
                 } else {
-                    label(name, &cell, lang)
+                    code_label(name, &cell, lang).to_owned()
                 };
                 row.push(cell);
                 row.push(l);

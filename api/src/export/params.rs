@@ -260,13 +260,11 @@ impl ExportParams {
             ("region", &f.regions),
             ("province", &f.provinces),
             ("sector", &f.sectors),
+            ("status", &f.statuses),
         ] {
             if !v.is_empty() {
                 q.append_pair(name, &join(v));
             }
-        }
-        if !f.statuses.is_empty() {
-            q.append_pair("status", &join(&f.statuses));
         }
         if let Some(y) = f.founded_from {
             q.append_pair("foundedFrom", &y.to_string());

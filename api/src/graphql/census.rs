@@ -11,7 +11,7 @@
 
 use async_graphql::Object;
 use ess_query::{AggregateRequest, Dimension, GroupKey};
-use ess_schemas::census::{Area, census};
+use ess_schemas::census::{Area, Rates, census};
 use ess_schemas::measures::Sums;
 
 /// The census area of a row of `request` with `key` (`total`: the total row, whose
@@ -39,8 +39,17 @@ pub fn area_of(request: &AggregateRequest, key: &GroupKey, total: bool) -> Optio
 /// measure understates it.
 #[derive(Debug, Clone)]
 pub struct CensusContext {
-    pub(crate) area: Area,
-    pub(crate) sums: Sums,
+    area: Area,
+    /// The row's measures set against the area, computed once for every field.
+    rates: Rates,
+}
+
+impl CensusContext {
+    /// The census of `area` beside a row's `sums`.
+    pub fn new(area: Area, sums: &Sums) -> Self {
+        let rates = area.figures.rates(sums);
+        CensusContext { area, rates }
+    }
 }
 
 #[Object]
@@ -82,49 +91,31 @@ impl CensusContext {
     /// `organisations` / `population` × 100,000.
     #[graphql(name = "organisationsPer100kInhabitants")]
     async fn organisations_per_100k_inhabitants(&self) -> Option<f64> {
-        self.area
-            .figures
-            .rates(&self.sums)
-            .organisations_per_100k_inhabitants
+        self.rates.organisations_per_100k_inhabitants
     }
     /// `members` / `population` × 1,000. Members unknown count as 0.
     async fn members_per_1000_inhabitants(&self) -> Option<f64> {
-        self.area
-            .figures
-            .rates(&self.sums)
-            .members_per_1000_inhabitants
+        self.rates.members_per_1000_inhabitants
     }
     /// `membersWomen` / `populationWomen` × 1,000. Only cooperatives report women
     /// members; unknown counts as 0.
     async fn members_women_per_1000_women(&self) -> Option<f64> {
-        self.area
-            .figures
-            .rates(&self.sums)
-            .members_women_per_1000_women
+        self.rates.members_women_per_1000_women
     }
     /// `employees` / `employed`: the registry's employees as a share of the
     /// census's employed. Employees unknown count as 0.
     async fn employees_share_of_employed(&self) -> Option<f64> {
-        self.area
-            .figures
-            .rates(&self.sums)
-            .employees_share_of_employed
+        self.rates.employees_share_of_employed
     }
     /// `employeesWomen` / `employedWomen`. Covers the organisations that report
     /// women employees (see `genderCoverage`).
     async fn employees_women_share_of_employed_women(&self) -> Option<f64> {
-        self.area
-            .figures
-            .rates(&self.sums)
-            .employees_women_share_of_employed_women
+        self.rates.employees_women_share_of_employed_women
     }
     /// `employeesMen` / `employedMen`. Covers the organisations that report men
     /// employees (see `genderCoverage`).
     async fn employees_men_share_of_employed_men(&self) -> Option<f64> {
-        self.area
-            .figures
-            .rates(&self.sums)
-            .employees_men_share_of_employed_men
+        self.rates.employees_men_share_of_employed_men
     }
     /// The census's own estimate of cooperative members among the employed: the
     /// share of the employed who declare themselves "coopérateur/associé" × the

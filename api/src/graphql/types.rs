@@ -160,10 +160,9 @@ impl AggregateRow {
     /// sector, founding year or status share their filter's denominator. Null when
     /// the row's region or province is unknown.
     async fn census(&self) -> Option<CensusContext> {
-        self.area.clone().map(|area| CensusContext {
-            area,
-            sums: self.sums,
-        })
+        self.area
+            .clone()
+            .map(|area| CensusContext::new(area, &self.sums))
     }
 }
 
@@ -419,11 +418,7 @@ impl Snapshot {
     /// quarantine, the ingest report, and its Data Package and DCAT descriptions.
     async fn downloads(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Download>> {
         let state = ctx.data_unchecked::<AppState>();
-        let served = state
-            .snapshot(Some(&self.manifest.snapshot_id))
-            .await
-            .map_err(query_error)?;
-        let files = crate::downloads::list(&served, &base(ctx))
+        let files = crate::downloads::list(state, &self.manifest, &base(ctx))
             .await
             .map_err(query_error)?;
         Ok(files

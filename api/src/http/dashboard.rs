@@ -14,7 +14,9 @@ use std::sync::OnceLock;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
+use ess_ingest::downloads::sha256_hex;
+
+use crate::http::ranges::none_match;
 
 /// The page's files, as written in `api/assets/dashboard/`.
 const FILES: &[(&str, &[u8])] = &[
@@ -60,19 +62,8 @@ fn content_type(name: &str) -> &'static str {
         Some("html") => "text/html; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("json") => "application/json",
-        Some("png") => "image/png",
-        Some("woff2") => "font/woff2",
         _ => "application/octet-stream",
     }
-}
-
-fn is_text(name: &str) -> bool {
-    matches!(
-        name.rsplit('.').next(),
-        Some("html" | "js" | "css" | "svg" | "json")
-    )
 }
 
 /// `/assets/<file>` references of a text file, to files of the page.
@@ -84,47 +75,37 @@ fn references(text: &str) -> Vec<&'static str> {
         .collect()
 }
 
-fn hex8(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .take(4)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn hashed_name(name: &str, body: &[u8]) -> String {
+/// A file's name with `hash` before its extension.
+fn hashed_name(name: &str, hash: &str) -> String {
     match name.rsplit_once('.') {
-        Some((stem, ext)) => format!("{stem}.{}.{ext}", hex8(body)),
-        None => format!("{name}.{}", hex8(body)),
+        Some((stem, ext)) => format!("{stem}.{hash}.{ext}"),
+        None => format!("{name}.{hash}"),
     }
 }
 
 fn site() -> &'static Site {
     static SITE: OnceLock<Site> = OnceLock::new();
     SITE.get_or_init(|| {
-        // Leaves first: a file is done once every file it refers to is.
-        let mut done: BTreeMap<&str, (String, Vec<u8>)> = BTreeMap::new();
+        // Leaves first: a file is done once every file it refers to is. Every file
+        // is text (HTML, JS, CSS). Done: its hashed name, its content's hash, its body.
+        let mut done: BTreeMap<&str, (String, String, Vec<u8>)> = BTreeMap::new();
         while done.len() < FILES.len() {
             let before = done.len();
             for (name, bytes) in FILES {
                 if done.contains_key(name) {
                     continue;
                 }
-                let body = if is_text(name) {
-                    let mut text = String::from_utf8_lossy(bytes).into_owned();
-                    let refs = references(&text);
-                    if refs.iter().any(|r| *r != *name && !done.contains_key(r)) {
-                        continue;
-                    }
-                    for r in refs.iter().filter(|r| **r != *name) {
-                        text = text
-                            .replace(&format!("/assets/{r}"), &format!("/assets/{}", done[r].0));
-                    }
-                    text.into_bytes()
-                } else {
-                    bytes.to_vec()
-                };
-                done.insert(name, (hashed_name(name, &body), body));
+                let mut text = String::from_utf8_lossy(bytes).into_owned();
+                let refs = references(&text);
+                if refs.iter().any(|r| *r != *name && !done.contains_key(r)) {
+                    continue;
+                }
+                for r in refs.iter().filter(|r| **r != *name) {
+                    text = text.replace(&format!("/assets/{r}"), &format!("/assets/{}", done[r].0));
+                }
+                let body = text.into_bytes();
+                let hash = sha256_hex(&body)[..8].to_owned();
+                done.insert(name, (hashed_name(name, &hash), hash, body));
             }
             assert!(
                 done.len() > before,
@@ -133,9 +114,9 @@ fn site() -> &'static Site {
         }
         let mut assets = BTreeMap::new();
         let mut page = None;
-        for (name, (hashed, body)) in done {
+        for (name, (hashed, hash, body)) in done {
             let served = Served {
-                etag: format!("\"{}\"", hex8(&body)),
+                etag: format!("\"{hash}\""),
                 content_type: content_type(name),
                 body,
             };
@@ -177,11 +158,7 @@ pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
 }
 
 fn respond(file: &'static Served, headers: &HeaderMap, cache: &'static str) -> Response {
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == file.etag));
-    let mut response = if fresh {
+    let mut response = if none_match(headers, &file.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (

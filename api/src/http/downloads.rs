@@ -22,25 +22,14 @@ use crate::http::access::RequestId;
 use crate::http::problem::Problem;
 use crate::http::ranges::{self, Answer};
 use crate::public_url::base_url;
-use crate::state::Served;
+use ess_schemas::layout::Manifest;
 
 /// A snapshot's files, as `GET /downloads` lists them.
 #[derive(Serialize)]
 pub struct DownloadList {
     snapshot_id: String,
     created_at: String,
-    files: Vec<DownloadEntry>,
-}
-
-/// One file of the list.
-#[derive(Serialize)]
-pub struct DownloadEntry {
-    name: String,
-    url: String,
-    bytes: u64,
-    rows: Option<u64>,
-    sha256: String,
-    media_type: String,
+    files: Vec<Listed>,
 }
 
 /// `GET /downloads`: the files of the snapshot served.
@@ -49,7 +38,13 @@ pub async fn current(
     Extension(id): Extension<RequestId>,
     headers: HeaderMap,
 ) -> Response {
-    list(&http, &id, &headers, http.state.current()).await
+    list(
+        &http,
+        &id,
+        &headers,
+        http.state.current().engine.shared_manifest(),
+    )
+    .await
 }
 
 /// `GET /downloads/{snapshot}`: the files of a snapshot.
@@ -59,8 +54,8 @@ pub async fn of_snapshot(
     headers: HeaderMap,
     Path(snapshot): Path<String>,
 ) -> Response {
-    match http.state.snapshot(Some(&snapshot)).await {
-        Ok(served) => list(&http, &id, &headers, served).await,
+    match http.state.manifest_of(&snapshot).await {
+        Ok(manifest) => list(&http, &id, &headers, manifest).await,
         Err(e) => Problem::from_query(e).into_response_for(Some(&id)),
     }
 }
@@ -69,29 +64,16 @@ async fn list(
     http: &Http,
     id: &RequestId,
     headers: &HeaderMap,
-    served: std::sync::Arc<Served>,
+    manifest: std::sync::Arc<Manifest>,
 ) -> Response {
     let base = base_url(http.state.public_url(), headers);
-    match downloads::list(&served, &base).await {
-        Ok(files) => {
-            let m = served.manifest();
-            Json(DownloadList {
-                snapshot_id: m.snapshot_id.clone(),
-                created_at: m.created_at.clone(),
-                files: files
-                    .into_iter()
-                    .map(|f| DownloadEntry {
-                        name: f.name,
-                        url: f.url,
-                        bytes: f.bytes,
-                        rows: f.rows,
-                        sha256: f.sha256,
-                        media_type: f.media_type,
-                    })
-                    .collect(),
-            })
-            .into_response()
-        }
+    match downloads::list(&http.state, &manifest, &base).await {
+        Ok(files) => Json(DownloadList {
+            snapshot_id: manifest.snapshot_id.clone(),
+            created_at: manifest.created_at.clone(),
+            files,
+        })
+        .into_response(),
         Err(e) => Problem::from_query(e).into_response_for(Some(id)),
     }
 }
@@ -104,12 +86,12 @@ pub async fn file(
     headers: HeaderMap,
     Path((snapshot, name)): Path<(String, String)>,
 ) -> Response {
-    let served = match http.state.snapshot(Some(&snapshot)).await {
-        Ok(s) => s,
+    let manifest = match http.state.manifest_of(&snapshot).await {
+        Ok(m) => m,
         Err(e) => return Problem::from_query(e).into_response_for(Some(&id)),
     };
     let base = base_url(http.state.public_url(), &headers);
-    let found = match downloads::find(&served, &base, &name).await {
+    let found = match downloads::find(&http.state, &manifest, &base, &name).await {
         Ok(f) => f,
         Err(e) => return Problem::from_query(e).into_response_for(Some(&id)),
     };
@@ -119,15 +101,15 @@ pub async fn file(
             "NOT_FOUND",
             format!(
                 "snapshot {} has no file {:?}; GET /downloads/{} lists them",
-                served.manifest().snapshot_id,
+                manifest.snapshot_id,
                 crate::http::problem::cut(&name),
-                served.manifest().snapshot_id
+                manifest.snapshot_id
             ),
         )
         .into_response_for(Some(&id));
     };
     let head = method == Method::HEAD;
-    let modified = snapshot_time(&served.manifest().created_at);
+    let modified = snapshot_time(&manifest.created_at);
     let etag = format!("\"{}\"", file.sha256);
     let answer = ranges::answer(&headers, file.bytes, &etag, modified);
     let (status, range) = match answer {
@@ -199,8 +181,7 @@ pub async fn file(
     }
     let attachment = format!(
         "attachment; filename=\"ess-{}-{}\"",
-        served.manifest().snapshot_id,
-        file.name
+        manifest.snapshot_id, file.name
     );
     if let Ok(v) = HeaderValue::from_str(&attachment) {
         h.insert(header::CONTENT_DISPOSITION, v);

@@ -24,6 +24,7 @@ use crate::http::access::RequestId;
 use crate::http::documents::ParseError;
 use crate::http::guard::{body_too_large, overloaded_problem};
 use crate::http::problem::{Problem, cut};
+use crate::http::ranges::none_match;
 use crate::limits::cost::{CostContext, CostError};
 use crate::public_url::{BaseUrl, base_url};
 use async_graphql::parser::types::ExecutableDocument;
@@ -325,14 +326,7 @@ fn etag(parts: &[&[u8]]) -> HeaderValue {
 
 /// Whether `If-None-Match` names `tag` (or `*`).
 fn not_modified(headers: &HeaderMap, tag: &HeaderValue) -> bool {
-    let ours = tag.to_str().unwrap_or("").trim_start_matches("W/");
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == ours || t == "*")
+    tag.to_str().is_ok_and(|tag| none_match(headers, tag))
 }
 
 fn cacheable(mut response: Response, tag: &HeaderValue, http: &Http) -> Response {

@@ -29,16 +29,24 @@ pub enum Answer {
     Malformed(String),
 }
 
+/// Whether `If-None-Match` names `tag` (quoted, strong or `W/`) or `*`: RFC 9110's
+/// weak comparison, over every `If-None-Match` line and every tag in each.
+pub fn none_match(headers: &HeaderMap, tag: &str) -> bool {
+    let ours = tag.trim_start_matches("W/");
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == ours || t == "*")
+}
+
 /// The answer for a file of `size` bytes whose strong validator is `etag` (quoted)
 /// and which was last modified at `modified` (whole seconds).
 pub fn answer(headers: &HeaderMap, size: u64, etag: &str, modified: SystemTime) -> Answer {
-    if let Some(v) = headers.get(header::IF_NONE_MATCH) {
-        let matches = v.to_str().is_ok_and(|v| {
-            v.split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == "*" || t == etag)
-        });
-        if matches {
+    if headers.contains_key(header::IF_NONE_MATCH) {
+        if none_match(headers, etag) {
             return Answer::NotModified;
         }
     } else if let Some(since) = header_date(headers, header::IF_MODIFIED_SINCE)

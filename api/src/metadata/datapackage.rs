@@ -9,6 +9,7 @@ use ess_schemas::layout::{ALL_ORGANISATIONS_FILE, DownloadFile, Manifest, QUARAN
 use serde_json::{Value, json};
 
 use crate::citation::{LICENCE, PUBLISHER, title};
+use crate::downloads::{DATAPACKAGE, url};
 use crate::metadata::{description, registry_sources};
 
 /// The Data Package of `manifest`'s snapshot; `base` is the server's public address.
@@ -18,7 +19,7 @@ pub fn datapackage(manifest: &Manifest, base: &str) -> Value {
     json!({
         "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
         "name": format!("ess-morocco-organisations-{id}"),
-        "id": format!("{base}/downloads/{id}/datapackage.json"),
+        "id": url(base, manifest, DATAPACKAGE),
         "title": title(Lang::Fr),
         "description": description(Lang::Fr),
         "version": id,
@@ -29,7 +30,7 @@ pub fn datapackage(manifest: &Manifest, base: &str) -> Value {
         "contributors": [{"title": PUBLISHER, "roles": ["publisher"]}],
         "sources": registry_sources(manifest, Lang::Fr)
             .into_iter()
-            .map(|(title, _)| json!({"title": title}))
+            .map(|title| json!({"title": title}))
             .collect::<Vec<_>>(),
         "resources": resources,
     })

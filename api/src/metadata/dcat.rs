@@ -9,6 +9,7 @@ use ess_schemas::layout::Manifest;
 use serde_json::{Value, json};
 
 use crate::citation::{LICENCE, PUBLISHER, title};
+use crate::downloads::{DCAT, url};
 use crate::metadata::{description, registry_sources};
 
 /// Morocco in the EU's country authority table (DCAT-AP's vocabulary for
@@ -20,7 +21,7 @@ const MOROCCO: &str = "http://publications.europa.eu/resource/authority/country/
 /// start of its temporal coverage; its end is the snapshot's date).
 pub fn dcat(manifest: &Manifest, base: &str, first_year: Option<i32>) -> Value {
     let id = &manifest.snapshot_id;
-    let url = |name: &str| format!("{base}/downloads/{id}/{name}");
+    let file_url = |name: &str| url(base, manifest, name);
     let langs = |f: fn(Lang) -> &'static str| {
         [Lang::Fr, Lang::Ar, Lang::En]
             .into_iter()
@@ -44,11 +45,11 @@ pub fn dcat(manifest: &Manifest, base: &str, first_year: Option<i32>) -> Value {
         .iter()
         .map(|d| {
             json!({
-                "@id": url(&d.name),
+                "@id": file_url(&d.name),
                 "@type": "dcat:Distribution",
                 "dct:title": d.name,
-                "dcat:accessURL": {"@id": url(&d.name)},
-                "dcat:downloadURL": {"@id": url(&d.name)},
+                "dcat:accessURL": {"@id": file_url(&d.name)},
+                "dcat:downloadURL": {"@id": file_url(&d.name)},
                 "dcat:mediaType": {"@id": format!("https://www.iana.org/assignments/media-types/{}", d.media_type)},
                 "dcat:byteSize": {"@value": d.bytes.to_string(), "@type": "xsd:nonNegativeInteger"},
                 "spdx:checksum": {
@@ -68,7 +69,7 @@ pub fn dcat(manifest: &Manifest, base: &str, first_year: Option<i32>) -> Value {
             "spdx": "http://spdx.org/rdf/terms#",
             "xsd": "http://www.w3.org/2001/XMLSchema#",
         },
-        "@id": format!("{base}/downloads/{id}/dcat.jsonld#dataset"),
+        "@id": format!("{}#dataset", file_url(DCAT)),
         "@type": "dcat:Dataset",
         "dct:identifier": format!("ess-morocco-organisations-{id}"),
         "dct:title": langs(title),
@@ -78,7 +79,7 @@ pub fn dcat(manifest: &Manifest, base: &str, first_year: Option<i32>) -> Value {
         "dct:issued": {"@value": manifest.created_at, "@type": "xsd:dateTime"},
         "dct:temporal": temporal,
         "dct:spatial": {"@id": MOROCCO},
-        "dct:source": registry_sources(manifest, Lang::En).into_iter().map(|(t, _)| t).collect::<Vec<_>>(),
+        "dct:source": registry_sources(manifest, Lang::En),
         "dcat:version": id,
         "dcat:keyword": ["économie sociale et solidaire", "coopératives", "associations", "mutuelles", "social and solidarity economy", "cooperatives", "Morocco"],
         "dcat:landingPage": {"@id": base},

@@ -35,23 +35,20 @@ pub fn description(lang: Lang) -> &'static str {
     }
 }
 
-/// The registry files of a snapshot, by family: (a title naming the registry, the
-/// file and its SHA-256; the family).
-pub fn registry_sources(manifest: &Manifest, lang: Lang) -> Vec<(String, Family)> {
+/// The registry files of a snapshot: a title naming the registry, the file and its
+/// SHA-256.
+pub fn registry_sources(manifest: &Manifest, lang: Lang) -> Vec<String> {
     manifest
         .sources
         .iter()
         .filter_map(|s| {
             let family = Family::parse(&s.family)?;
-            Some((
-                format!(
-                    "{}: {} ({} bytes, SHA-256 {})",
-                    registry_label(family, lang),
-                    s.file,
-                    s.bytes,
-                    s.sha256
-                ),
-                family,
+            Some(format!(
+                "{}: {} ({} bytes, SHA-256 {})",
+                registry_label(family, lang),
+                s.file,
+                s.bytes,
+                s.sha256
             ))
         })
         .collect()
